@@ -1,0 +1,109 @@
+{#-
+    The build window.
+
+    Dagster runs one invocation per hourly partition range with
+        --vars '{"window_start": "2026-11-01T00:00:00+00:00", "window_end": "2026-11-01T05:00:00+00:00"}'
+    (UTC ISO-8601, end exclusive). A windowed model rebuilds exactly the hour buckets whose
+    start lies in [window_start, window_end). Unset vars mean the whole history: window_start()
+    renders '-infinity' and window_end() 'infinity'.
+
+    Values are validated before any SQL is produced: an ISO-8601 date-time with an explicit UTC
+    offset (Z or +hh:mm), on a whole UTC hour, with window_start < window_end. Anything else
+    fails the invocation with a message naming the var.
+
+    When a windowed model's table is created (first build, --full-refresh) there is nothing
+    before the window to continue from, so it is built from the start of history up to
+    window_end: build_window_start() is window_start only on incremental runs.
+-#}
+
+{% macro window_bound(name) %}
+    {#- The var `name` as a timezone-aware UTC datetime, or none when unset. -#}
+    {%- set value = var(name, none) -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if value is not string and value.isoformat is defined -%}
+        {#- YAML turns an unquoted timestamp in --vars into a datetime; read it back as text. -#}
+        {%- set value = value.isoformat() -%}
+    {%- endif -%}
+    {%- set example = "a UTC ISO-8601 timestamp with an offset on a whole hour, e.g. 2026-11-01T00:00:00+00:00" -%}
+    {%- set pattern = "^(\\d{4})-(\\d{2})-(\\d{2})[T ](\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,6}))?)?(?:(Z)|([+-])(\\d{2}):?(\\d{2}))$" -%}
+    {%- set match = modules.re.match(pattern, value | string) if value is string else none -%}
+    {%- if match is none -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is malformed: expected " ~ example) }}
+    {%- endif -%}
+    {%- set g = match.groups() -%}
+    {%- set year, month, day = g[0] | int, g[1] | int, g[2] | int -%}
+    {%- set hour, minute, second = g[3] | int, g[4] | int, (g[5] or 0) | int -%}
+    {%- set micro = ((g[6] or "0") ~ "000000")[:6] | int -%}
+    {%- set leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 -%}
+    {%- set month_days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+    {%- set offset_hours, offset_minutes = (g[9] or 0) | int, (g[10] or 0) | int -%}
+    {%- if year < 1 or month < 1 or month > 12 or day < 1 or day > month_days[month - 1]
+          or hour > 23 or minute > 59 or second > 59 or offset_hours > 23 or offset_minutes > 59 -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is not a valid date-time: expected " ~ example) }}
+    {%- endif -%}
+    {%- set dt = modules.datetime -%}
+    {%- set sign = -1 if g[8] == "-" else 1 -%}
+    {%- set zone = modules.pytz.FixedOffset(sign * (offset_hours * 60 + offset_minutes)) -%}
+    {%- set moment = dt.datetime(year, month, day, hour, minute, second, micro, zone).astimezone(modules.pytz.utc) -%}
+    {%- if moment.minute != 0 or moment.second != 0 or moment.microsecond != 0 -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is not on a whole UTC hour: windows are made of hour buckets, expected " ~ example) }}
+    {%- endif -%}
+    {{ return(moment) }}
+{% endmacro %}
+
+{% macro window_bounds() %}
+    {#- (start, end) as UTC datetimes or none; checks that start < end when both are set. -#}
+    {%- set start = window_bound("window_start") -%}
+    {%- set end = window_bound("window_end") -%}
+    {%- if start is not none and end is not none and start >= end -%}
+        {{ exceptions.raise_compiler_error(
+            "var window_start=" ~ start.isoformat() ~ " must be before var window_end=" ~ end.isoformat()
+            ~ " (the window is [window_start, window_end), end exclusive)") }}
+    {%- endif -%}
+    {{ return((start, end)) }}
+{% endmacro %}
+
+{% macro timestamptz_literal(moment, unbounded) -%}
+    {%- if moment is none -%}
+        '{{ unbounded }}'::timestamptz
+    {%- else -%}
+        '{{ moment.strftime("%Y-%m-%d %H:%M:%S+00") }}'::timestamptz
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro window_start() -%}
+    {#- The var window_start as a timestamptz literal; '-infinity' when unset. -#}
+    {{- timestamptz_literal(window_bounds()[0], "-infinity") -}}
+{%- endmacro %}
+
+{% macro window_end() -%}
+    {#- The var window_end as a timestamptz literal; 'infinity' when unset. -#}
+    {{- timestamptz_literal(window_bounds()[1], "infinity") -}}
+{%- endmacro %}
+
+{% macro build_window_start() -%}
+    {#- Where this run starts rebuilding: window_start on an incremental run; the start of
+        history when the table is being created (first build or --full-refresh). -#}
+    {%- if is_incremental() -%}
+        {{- window_start() -}}
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro in_build_window(column) -%}
+    {#- Predicate: `column` (an hour bucket start) is one this run rebuilds. -#}
+    {{ column }} >= {{ build_window_start() }} and {{ column }} < {{ window_end() }}
+{%- endmacro %}
+
+{% macro window_delete_predicate(column, shift=none) -%}
+    {#- An incremental_predicates entry: confines the delete of delete+insert to the target
+        rows of the window, so PostgreSQL finds them through the index on `column` instead of
+        scanning the whole table. `shift` (an interval literal) moves the window when `column`
+        is not the bucket start itself (score_time = bucket_start + 1 hour). -#}
+    {%- set offset = " + interval '" ~ shift ~ "'" if shift else "" -%}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_start() ~ offset
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ window_end() ~ offset) }}
+{%- endmacro %}

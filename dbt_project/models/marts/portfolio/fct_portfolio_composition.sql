@@ -1,0 +1,23 @@
+-- The current portfolio of each scoring algorithm version: the ten holdings of its latest
+-- evaluation. (With one version in production, that is the ten rows of the current portfolio.)
+
+with latest_evaluations as (
+    select distinct on (algorithm_version)
+        evaluation_id,
+        as_of,
+        algorithm_version
+    from {{ ref("stg_portfolio__evaluations") }}
+    order by algorithm_version, as_of desc
+)
+
+select
+    latest_evaluations.evaluation_id,
+    latest_evaluations.as_of,
+    latest_evaluations.algorithm_version,
+    holdings.symbol,
+    holdings.position,
+    holdings.weight,
+    holdings.composite_score
+from latest_evaluations
+inner join {{ ref("stg_portfolio__composition") }} as holdings
+    on holdings.evaluation_id = latest_evaluations.evaluation_id

@@ -1,0 +1,30 @@
+-- One row per contract per snapshot. Lot units made explicit: a linear lot is `multiplier`
+-- base-currency units; an inverse lot (multiplier served as -1) is worth 1 USD.
+select
+    snapshot_time,
+    symbol,
+    unified_symbol,
+    contract_type,
+    status,
+    base_currency,
+    quote_currency,
+    settle_currency,
+    is_inverse,
+    multiplier,
+    case when not is_inverse then multiplier end as lot_base_quantity,
+    case when is_inverse then 1.0::double precision end as lot_usd_value,
+    lot_size,
+    tick_size,
+    max_leverage,
+    first_open_time as listed_at,
+    expire_time as expires_at,
+    make_interval(secs => funding_granularity_ms / 1000.0) as funding_interval,
+    funding_fee_rate,
+    mark_price,
+    index_price,
+    last_trade_price,
+    open_interest_lots,
+    volume_24h as volume_24h_base,
+    turnover_24h as turnover_24h_quote,
+    batch_id
+from {{ source('raw', 'contracts') }}

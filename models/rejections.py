@@ -1,0 +1,40 @@
+"""A record the platform refused, with the rule it broke: the unit of quarantine."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rejection:
+    rule: str
+    detail: str
+    record: Any
+    symbol: str | None = None
+    key_time: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record_json(self) -> str:
+        """The record as received, as JSON."""
+        return to_json(self.record)
+
+
+def to_json(value: Any) -> str:
+    """JSON text PostgreSQL's jsonb accepts: values JSON cannot hold (NaN, inf, objects) become strings."""
+    return json.dumps(_jsonable(value), sort_keys=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)

@@ -1,0 +1,49 @@
+"""How each raw table is loaded: its columns, natural key, time partitioning and quarantine table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models import candles, contracts
+
+
+@dataclass(frozen=True)
+class RawTable:
+    schema: str
+    name: str
+    columns: tuple[str, ...]  # data columns in load order; batch_id is added by the loader
+    key: tuple[str, ...]  # natural key (the primary key)
+    time_column: str  # the partition key column
+    partition_step: str  # a PostgreSQL interval: '1 day', '1 month'
+    quarantine_time_column: str | None  # key time kept in the quarantine table, when it has one
+    json_columns: tuple[str, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.key)
+
+
+CANDLES_1M = RawTable(
+    schema="raw",
+    name="candles_1m",
+    columns=candles.COLUMNS,
+    key=("symbol", "open_time"),
+    time_column="open_time",
+    partition_step="1 day",
+    quarantine_time_column="open_time",
+)
+
+CONTRACTS = RawTable(
+    schema="raw",
+    name="contracts",
+    columns=contracts.COLUMNS,
+    key=("symbol", "snapshot_time"),
+    time_column="snapshot_time",
+    partition_step="1 month",
+    quarantine_time_column=None,
+    json_columns=("payload",),
+)

@@ -1,0 +1,85 @@
+"""dbt models as Dagster assets (one asset per model), run for the partition window.
+
+Two invocations split the graph around the portfolio manager: the market models (staging,
+intermediate, scores) run before it, the portfolio marts (tag ``portfolio``) after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.partitions import hourly
+from orchestration.resources.database import ConnectionParams, PostgresResource
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+PORTFOLIO_SELECTION = "tag:portfolio"
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """Models keyed and grouped by their layer (the schema they build into): staging, intermediate, marts."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return str(dbt_resource_props["schema"])
+        return super().get_group_name(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:analytics-engineering"]
+
+
+translator = LayeredTranslator()
+
+
+def prepare_manifest() -> None:
+    """(Re)parse the dbt project so target/manifest.json matches the models on disk."""
+    dbt_project.preparer.prepare(dbt_project)
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
+    # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
+    os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
+    window = context.partition_time_window
+    dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+
+if not dbt_project.manifest_path.exists():  # a fresh checkout: the asset graph needs a manifest
+    prepare_manifest()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    exclude=PORTFOLIO_SELECTION,
+    name="dbt_market_models",
+    partitions_def=hourly,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+)
+def dbt_market_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
+    yield from _build(context, dbt, database)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select=PORTFOLIO_SELECTION,
+    name="dbt_portfolio_models",
+    partitions_def=hourly,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+)
+def dbt_portfolio_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
+    yield from _build(context, dbt, database)

@@ -1,0 +1,75 @@
+"""``zmart db``: the embedded PostgreSQL cluster (used when ZMART_DATABASE_URL is unset)."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from models.migrate import apply_migrations
+from orchestration.cli.errors import cli_errors
+from orchestration.platform import embedded_cluster, prepare, redact
+from orchestration.settings import load_settings
+
+console = Console()
+
+
+@click.group()
+def db() -> None:
+    """Manage the warehouse database (the embedded cluster under .zmart/ by default)."""
+
+
+@db.command()
+@cli_errors
+def start() -> None:
+    """Initialise (first time), start and migrate the embedded cluster. Idempotent."""
+    settings = load_settings()
+    if settings.database_url:
+        raise click.ClickException("ZMART_DATABASE_URL is set: the platform uses that server and runs no cluster of its own")
+    platform = prepare(settings)
+    assert platform.embedded is not None
+    console.print(f"PostgreSQL running on 127.0.0.1:{platform.embedded.port} (data: {platform.embedded.data_dir})")
+
+
+@db.command()
+@cli_errors
+def stop() -> None:
+    """Stop the embedded cluster (fast shutdown)."""
+    cluster = embedded_cluster(load_settings())
+    console.print("stopped" if cluster.stop() else "not running")
+
+
+@db.command()
+@cli_errors
+def status() -> None:
+    """Show whether the embedded cluster is initialised and running."""
+    settings = load_settings()
+    if settings.database_url:
+        console.print(f"using ZMART_DATABASE_URL={redact(settings.database_url)}")
+        return
+    state = embedded_cluster(settings).status()
+    running = f"running (pid {state.pid}) on 127.0.0.1:{state.port}" if state.running else "stopped"
+    console.print(f"embedded cluster at {state.data_dir}: {'initialised' if state.initialized else 'not initialised'}, {running}")
+
+
+@db.command()
+@cli_errors
+def url() -> None:
+    """Print the warehouse connection URL (includes the embedded cluster's local password)."""
+    settings = load_settings()
+    if settings.database_url:
+        click.echo(settings.database_url)
+        return
+    cluster = embedded_cluster(settings)
+    if not cluster.is_initialized():
+        raise click.ClickException("the embedded cluster is not initialised yet: run `zmart db start`")
+    click.echo(cluster.url())
+
+
+@db.command()
+@cli_errors
+def migrate() -> None:
+    """Apply pending schema migrations (models/migrations) to the warehouse."""
+    settings = load_settings()
+    target = settings.database_url or embedded_cluster(settings).url()
+    applied = apply_migrations(target)
+    console.print(f"applied {len(applied)} migrations" + (": " + ", ".join(m.path.name for m in applied) if applied else ""))

@@ -1,0 +1,64 @@
+"""``zmart ui``, ``zmart docs`` and ``zmart env``: the Dagster UI, dbt docs and the environment they read."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from orchestration.cli.errors import cli_errors
+from orchestration.cli.simulation import simulator_for
+from orchestration.platform import prepare
+from orchestration.resources.database import ConnectionParams
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
+
+_BIN = Path(sys.executable).parent
+
+
+@click.command()
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1024, 65535))
+@cli_errors
+def ui(port: int) -> None:
+    """Start the Dagster UI and daemon (schedules, sensors, backfills) on 127.0.0.1."""
+    settings = load_settings()
+    platform = prepare(settings)
+    with simulator_for(settings, port=_port_of(settings.sim_url)) as exchange_url:
+        platform.export()
+        os.environ["ZMART_SIM_URL"] = exchange_url
+        click.echo(f"Dagster UI on http://127.0.0.1:{port} (exchange: {exchange_url}); Ctrl-C stops it")
+        subprocess.run(
+            [str(_BIN / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+
+
+@click.command()
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1024, 65535))
+@cli_errors
+def docs(port: int) -> None:
+    """Generate and serve the dbt docs (model lineage from raw tables to marts) on 127.0.0.1."""
+    platform = prepare(load_settings())
+    env = {**os.environ, **ConnectionParams.from_url(platform.database_url).dbt_env()}
+    dbt = [str(_BIN / "dbt"), "--no-use-colors"]
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    subprocess.run([*dbt, "docs", "generate", *common], env=env, check=True)
+    click.echo(f"dbt docs on http://127.0.0.1:{port}; Ctrl-C stops it")
+    subprocess.run([*dbt, "docs", "serve", *common, "--host", "127.0.0.1", "--port", str(port), "--no-browser"], env=env, check=False)
+
+
+@click.command()
+@cli_errors
+def env() -> None:
+    """Print `export` lines for running dagster or dbt by hand against this platform."""
+    platform = prepare(load_settings())
+    for key, value in sorted(platform.environment().items()):
+        click.echo(f"export {key}={shlex.quote(value)}")
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])

@@ -1,0 +1,115 @@
+"""Step the portfolio manager hour by hour and record evaluations, holdings and decisions.
+
+Each hour reads only the scores published for that hour (score_time = as_of) and the holdings
+of the previous evaluation, so replaying history never looks ahead. An evaluation, its ten
+holdings and its decisions are written in one transaction; an hour already evaluated is left
+as it was decided (decisions are a record, not a cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from orchestration.portfolio.selection import Policy, Selection, select
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    as_of: datetime
+    evaluation_id: int
+    created: bool
+    holdings: list[str]
+    adds: int
+    removes: int
+
+
+def hours(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Evaluation times (ends of the hours) for the hour buckets starting in [start, end)."""
+    moment = start
+    while moment < end:
+        yield moment + timedelta(hours=1)
+        moment += timedelta(hours=1)
+
+
+def evaluate_window(url: str, start: datetime, end: datetime, version: str, policy: Policy, run_id: str | None) -> list[EvaluationOutcome]:
+    outcomes = []
+    with psycopg.connect(url, application_name="zmart-portfolio") as conn:
+        for as_of in hours(start, end):
+            outcomes.append(_evaluate(conn, as_of, version, policy, run_id))
+    return outcomes
+
+
+def _evaluate(conn: psycopg.Connection, as_of: datetime, version: str, policy: Policy, run_id: str | None) -> EvaluationOutcome:
+    with conn.transaction():
+        existing = conn.execute(
+            "select evaluation_id from portfolio.evaluations where as_of = %s and algorithm_version = %s", (as_of, version)
+        ).fetchone()
+        if existing is not None:
+            held = _holdings(conn, existing[0])
+            return EvaluationOutcome(as_of, existing[0], False, held, 0, 0)
+        previous = conn.execute(
+            """
+            select evaluation_id from portfolio.evaluations
+            where as_of < %s and algorithm_version = %s order by as_of desc limit 1
+            """,
+            (as_of, version),
+        ).fetchone()
+        scores = _scores(conn, as_of, version)
+        selection = select(scores, _holdings(conn, previous[0]) if previous else [], policy)
+        evaluation_id = _write(conn, as_of, version, run_id, selection, scores)
+    actions = [d.action for d in selection.decisions]
+    return EvaluationOutcome(as_of, evaluation_id, True, [h[0] for h in selection.holdings], actions.count("add"), actions.count("remove"))
+
+
+def _scores(conn: psycopg.Connection, as_of: datetime, version: str) -> pd.DataFrame:
+    rows = conn.execute(
+        """
+        select symbol, composite_score, is_eligible, input_batch_ids
+        from marts.fct_symbol_scores
+        where score_time = %s and algorithm_version = %s
+        """,
+        (as_of, version),
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["symbol", "composite_score", "is_eligible", "input_batch_ids"])
+
+
+def _holdings(conn: psycopg.Connection, evaluation_id: int) -> list[str]:
+    rows = conn.execute(
+        "select symbol from portfolio.composition where evaluation_id = %s order by position", (evaluation_id,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _write(conn: psycopg.Connection, as_of: datetime, version: str, run_id: str | None, selection: Selection, scores: pd.DataFrame) -> int:
+    batch_ids = sorted({int(b) for ids in scores["input_batch_ids"] if ids is not None for b in ids})
+    row = conn.execute(
+        """
+        insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, score_batch_ids)
+        values (%s, %s, %s, %s, %s) returning evaluation_id
+        """,
+        (as_of, version, run_id, selection.universe_size, batch_ids),
+    ).fetchone()
+    assert row is not None
+    evaluation_id = int(row[0])
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into portfolio.composition (evaluation_id, symbol, position, weight, composite_score) values (%s, %s, %s, %s, %s)",
+            [(evaluation_id, symbol, i + 1, weight, score) for i, (symbol, weight, score) in enumerate(selection.holdings)],
+        )
+        cur.executemany(
+            """
+            insert into portfolio.decisions (evaluation_id, symbol, action, reason, composite_score, score_rank, details)
+            values (%s, %s, %s, %s, %s, %s, %s)
+            """,
+            [
+                (evaluation_id, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, Jsonb(d.details))
+                for d in selection.decisions
+            ],
+        )
+    return evaluation_id

@@ -1,0 +1,86 @@
+"""Platform settings, read from the environment (``ZMART_*``) with validated defaults.
+
+Secrets (database passwords) only ever come from the environment or from the embedded
+cluster's own 0600 password file; nothing secret lives in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+EXCHANGE_MODES = ("sim", "live")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    database_url: str | None
+    dagster_database_url: str | None
+    pg_port: int
+    exchange: str
+    sim_url: str
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.state_dir / "dagster"
+
+    @property
+    def embedded_postgres_dir(self) -> Path:
+        return self.state_dir / "postgres"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    state_dir = Path(env.get("ZMART_HOME") or PROJECT_ROOT / ".zmart").expanduser().resolve()
+    exchange = env.get("ZMART_EXCHANGE", "sim").strip().lower()
+    if exchange not in EXCHANGE_MODES:
+        raise SettingsError(f"ZMART_EXCHANGE={exchange!r}: must be one of {', '.join(EXCHANGE_MODES)}")
+    return Settings(
+        state_dir=state_dir,
+        database_url=_postgres_url(env, "ZMART_DATABASE_URL"),
+        dagster_database_url=_postgres_url(env, "ZMART_DAGSTER_DATABASE_URL"),
+        pg_port=_port(env, "ZMART_PG_PORT", 54329),
+        exchange=exchange,
+        sim_url=_loopback_http_url(env, "ZMART_SIM_URL", "http://127.0.0.1:8765"),
+    )
+
+
+def _postgres_url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
+        raise SettingsError(
+            f"{name}: expected postgresql://user:password@host:port/database, got scheme "
+            f"{parts.scheme!r}, host {parts.hostname!r}, database {parts.path.strip('/')!r}"
+        )
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
+        raise SettingsError(f"{name}={raw!r}: must be a port number between 1024 and 65535")
+    return int(raw)
+
+
+def _loopback_http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SettingsError(f"{name}={value!r}: the simulator must be an http:// URL on a loopback address")
+    return value.rstrip("/")

@@ -1,0 +1,56 @@
+"""Shared fixtures: one real PostgreSQL cluster per test session, migrated template databases,
+and a fresh database per test module cloned from the template (cheap, fully isolated)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from models.migrate import apply_migrations
+from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
+
+TEMPLATE_DB = "zmart_test_template"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's tmp dir: that is private (0700) to the test user, and the server runs
+    # as the postgres system user when the tests run as root.
+    root = Path(tempfile.mkdtemp(prefix="zmart-test-pg-"))
+    root.chmod(0o755)
+    cluster = EmbeddedPostgres(root, free_port())
+    cluster.start()
+    with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("alter role {} createdb").format(sql.Identifier(APP_ROLE)))
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(TEMPLATE_DB), sql.Identifier(APP_ROLE)))
+    apply_migrations(cluster.url(TEMPLATE_DB))
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(cluster: EmbeddedPostgres, prefix: str = "zmart_test") -> str:
+    """A new database cloned from the migrated template; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
+    return cluster.url(name)
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_cluster: EmbeddedPostgres) -> str:
+    return create_database(pg_cluster)

@@ -1,0 +1,205 @@
+"""The dbt project built over the full history on real PostgreSQL, checked against pandas and TA-Lib.
+
+One database per module: synthetic raw data (tests/integration/dbt/synthetic.py) and one
+`dbt build` without vars, the way a full refresh runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import talib
+
+from orchestration.settings import DBT_PROJECT_DIR
+from tests.conftest import create_database
+from tests.integration.dbt import synthetic
+from tests.integration.dbt.dbt_cli import Dbt, fetch, window
+
+SEED_CSV = DBT_PROJECT_DIR / "seeds" / "scoring_algorithm_weights.csv"
+RELATIONS = (
+    "staging.stg_kucoin__contracts", "staging.stg_kucoin__candles_1m", "staging.stg_kucoin__load_batches",
+    "staging.stg_portfolio__evaluations", "staging.stg_portfolio__composition", "staging.stg_portfolio__decisions",
+    "intermediate.int_candles_1h", "intermediate.int_indicators_1h",
+    "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
+    "marts.scoring_algorithm_weights",
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    url: str
+    dbt: Dbt
+    data: synthetic.Synthetic
+
+
+@pytest.fixture(scope="module")
+def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
+    data = synthetic.populate(database_url)
+    dbt = Dbt(database_url, dbt_work_dir)
+    dbt.run("build")
+    yield Built(database_url, dbt, data)
+
+
+def frame(url: str, query: str) -> pd.DataFrame:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(query)  # type: ignore[arg-type]
+        assert cur.description is not None
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def test_parse_build_and_docs_succeed_on_an_empty_database(pg_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = create_database(pg_cluster)
+    dbt = Dbt(url, tmp_path)
+    dbt.run("parse")
+    dbt.run("build")
+    # the incremental path on empty tables, with a window
+    dbt.run("build", "--exclude-resource-type", "test", dbt_vars=window(synthetic.START, synthetic.START + pd.Timedelta(hours=5)))
+    dbt.run("docs", "generate")
+    assert (tmp_path / "target" / "catalog.json").exists()
+    for relation in RELATIONS:
+        count = fetch(url, f"select count(*) from {relation}")[0][0]
+        assert count == (3 if relation.endswith("weights") else 0), relation
+
+
+def test_docs_generate_on_the_populated_database(built: Built) -> None:
+    built.dbt.run("docs", "generate")
+    assert (built.dbt.work_dir / "target" / "catalog.json").exists()
+
+
+def test_candles_1h_match_a_pandas_resample_of_the_minutes(built: Built) -> None:
+    expected = synthetic.expected_candles_1h(built.data)
+    actual = frame(built.url, "select * from intermediate.int_candles_1h order by symbol, bucket_start")
+    assert list(actual[["symbol", "bucket_start"]].itertuples(index=False)) == list(
+        expected[["symbol", "bucket_start"]].itertuples(index=False)
+    )
+    for column in ("open", "high", "low", "close", "volume_lots", "minute_count", "is_complete"):
+        assert actual[column].tolist() == expected[column].tolist(), column
+    for column in ("volume_base", "turnover_quote"):
+        np.testing.assert_allclose(actual[column].to_numpy(float), expected[column].to_numpy(float), rtol=1e-12, atol=0)
+    assert actual["batch_ids"].tolist() == expected["batch_ids"].tolist()
+    assert (actual["bucket_end"] == actual["bucket_start"] + pd.Timedelta(hours=1)).all()
+
+    # volume is conserved exactly, contract by contract
+    raw_totals = dict(fetch(built.url, "select symbol, sum(volume) from raw.candles_1m group by symbol"))
+    assert actual.groupby("symbol")["volume_lots"].sum().to_dict() == raw_totals
+    # the split hour carries both candle batches; the gap has no bar; the partial hour is incomplete
+    symbol, hour, _ = synthetic.SPLIT_HOUR
+    split = actual.loc[(actual["symbol"] == symbol) & (actual["bucket_start"] == synthetic.START + pd.Timedelta(hours=hour))]
+    assert len(split.iloc[0]["batch_ids"]) == 3  # two candle loads + the contract snapshot
+    sol = actual.loc[actual["symbol"] == "SOLUSDTM"]
+    sol_hours = set((sol["bucket_start"] - synthetic.START) // pd.Timedelta(hours=1))
+    assert sol_hours.isdisjoint(synthetic.GAP_HOURS["SOLUSDTM"])
+    assert sol.loc[sol["minute_count"] < 60, "bucket_start"].tolist() == [synthetic.START + pd.Timedelta(hours=synthetic.PARTIAL_HOUR[1])]
+    # an inverse contract: base volume is lots x 1 USD / price, turnover the lots in USD
+    inverse = actual.loc[actual["symbol"] == "XBTUSDM"]
+    assert inverse["is_inverse"].all() and (inverse["turnover_quote"] == inverse["volume_lots"]).all()
+
+
+def test_indicators_equal_talib_on_the_same_hourly_closes(built: Built) -> None:
+    indicators = frame(built.url, "select * from intermediate.int_indicators_1h order by symbol, bucket_start")
+    candles = frame(built.url, "select symbol, bucket_start, close from intermediate.int_candles_1h order by symbol, bucket_start")
+    assert indicators[["symbol", "bucket_start", "close"]].equals(candles)
+    for symbol, rows in indicators.groupby("symbol"):
+        closes = rows["close"].to_numpy(float)
+        for column, reference in (("sma_20", talib.SMA(closes, 20)), ("rsi_14", talib.RSI(closes, 14))):
+            actual = rows[column].to_numpy(float)  # None -> nan
+            assert np.array_equal(np.isnan(actual), np.isnan(reference)), (symbol, column)
+            warm = ~np.isnan(reference)
+            np.testing.assert_allclose(actual[warm], reference[warm], rtol=1e-9, atol=0, err_msg=f"{symbol} {column}")
+        assert rows["bar_number"].tolist() == list(range(1, len(rows) + 1))
+    # the flat start of the late listing takes TA-Lib's zero-movement branch (RSI 0)
+    new = indicators.loc[indicators["symbol"] == "NEWUSDTM"]
+    assert new["rsi_14"].iloc[14] == 0.0
+    # the gap is skipped, not filled: the bar after it is measured from the last bar before it
+    sol = indicators.loc[indicators["symbol"] == "SOLUSDTM"]
+    after_gap = sol.loc[sol["bucket_start"] == synthetic.START + pd.Timedelta(hours=max(synthetic.GAP_HOURS["SOLUSDTM"]) + 1)]
+    assert after_gap["hours_since_previous_bar"].tolist() == [len(synthetic.GAP_HOURS["SOLUSDTM"]) + 1]
+
+
+def test_scores_carry_version_hash_window_and_batches(built: Built) -> None:
+    scores = frame(built.url, "select * from marts.fct_symbol_scores order by score_time, symbol")
+    candles = frame(built.url, "select * from intermediate.int_candles_1h order by symbol, bucket_start")
+    indicators = frame(built.url, "select * from intermediate.int_indicators_1h")
+    assert len(scores) == len(candles)
+    assert set(scores["algorithm_version"]) == {"v1"}
+    assert set(scores["parameters_hash"]) == {synthetic.parameters_hash(SEED_CSV.read_text(), "v1")}
+    assert (scores["score_time"] == scores["bucket_start"] + pd.Timedelta(hours=1)).all()
+    assert (scores["data_window_end"] == scores["score_time"]).all()
+    assert (scores["data_window_start"] <= scores["bucket_start"] - pd.Timedelta(hours=23)).all()
+
+    # input_batch_ids: exactly the batches of the contract's bars in [data_window_start, data_window_end)
+    by_symbol = {s: rows for s, rows in candles.groupby("symbol")}
+    for row in scores.itertuples(index=False):
+        bars = by_symbol[row.symbol]
+        inside = bars.loc[(bars["bucket_start"] >= row.data_window_start) & (bars["bucket_start"] < row.data_window_end)]
+        assert row.input_batch_ids == sorted({b for ids in inside["batch_ids"] for b in ids}), row
+    assert set().union(*map(set, scores["input_batch_ids"])) <= set(built.data.batch_ids)
+
+    # eligibility: complete bar, indicators past warm-up, positive turnover; only then a composite in [0, 1]
+    merged = scores.merge(indicators[["symbol", "bucket_start", "bar_number"]], on=["symbol", "bucket_start"])
+    merged = merged.merge(candles[["symbol", "bucket_start", "is_complete"]], on=["symbol", "bucket_start"])
+    assert (merged["is_eligible"] == (merged["is_complete"] & (merged["bar_number"] >= 20))).all()
+    eligible = merged.loc[merged["is_eligible"]]
+    assert len(eligible) > 0 and eligible["composite_score"].between(0, 1).all()
+    assert merged.loc[~merged["is_eligible"], "composite_score"].isna().all()
+
+    # components recomputed independently, then ranked and weighted with pandas
+    np.testing.assert_allclose(eligible["trend"], eligible["close"] / eligible["sma_20"] - 1, rtol=1e-12)
+    np.testing.assert_allclose(eligible["momentum"], (eligible["rsi_14"] - 50) / 50, rtol=1e-12, atol=1e-15)
+    turnover_24h = pd.concat(
+        rows.set_index("bucket_start")["turnover_quote"].rolling("24h").sum().rename("expected").reset_index().assign(symbol=s)
+        for s, rows in by_symbol.items()
+    )
+    checked = eligible.merge(turnover_24h, on=["symbol", "bucket_start"])
+    np.testing.assert_allclose(checked["turnover_quote_24h"], checked["expected"], rtol=1e-12)
+    np.testing.assert_allclose(checked["liquidity"], np.log(checked["expected"]), rtol=1e-12)
+    weights = pd.read_csv(SEED_CSV).query("algorithm_version == 'v1'").set_index("component")["weight"]
+    composite = pd.Series(0.0, index=eligible.index)
+    for component, weight in weights.items():
+        ranks = eligible.groupby("score_time")[component].rank(method="min")
+        sizes = eligible.groupby("score_time")[component].transform("size")
+        percent = ((ranks - 1) / (sizes - 1)).where(sizes > 1, 0.0)
+        np.testing.assert_allclose(eligible[f"{component}_rank"], percent, rtol=1e-12, atol=1e-15)
+        composite += weight * percent
+    np.testing.assert_allclose(eligible["composite_score"], composite, rtol=1e-12, atol=1e-15)
+    assert (eligible["ranked_universe_size"] == eligible.groupby("score_time")["symbol"].transform("size")).all()
+
+
+def test_dim_symbols_describe_each_contract_by_its_latest_snapshot(built: Built) -> None:
+    dim = frame(built.url, "select * from marts.dim_symbols order by symbol").set_index("symbol")
+    assert set(dim.index) == {i.symbol for i in synthetic.INSTRUMENTS}
+    live = set(dim.index[dim["is_live"]])
+    assert live == synthetic.IN_SECOND_SNAPSHOT
+    assert dim.loc["LINKUSDTM", "multiplier"] == 1.0  # the second snapshot's spec
+    assert dim.loc["NEWUSDTM", "first_seen_at"] == synthetic.SNAPSHOT_TIMES[1]
+    assert dim.loc["XBTUSDM", "is_inverse"] and dim.loc["XBTUSDM", "lot_usd_value"] == 1.0
+
+
+def test_portfolio_marts_show_the_latest_holdings_and_every_decision(built: Built) -> None:
+    latest_id, latest_as_of = built.data.evaluations.iloc[-1]
+    composition = frame(built.url, "select * from marts.fct_portfolio_composition order by position")
+    assert composition["evaluation_id"].tolist() == [latest_id] * 10
+    assert (composition["as_of"] == latest_as_of).all() and set(composition["algorithm_version"]) == {"v1"}
+    assert composition["symbol"].tolist() == synthetic.SECOND_HOLDINGS
+    assert composition["position"].tolist() == list(range(1, 11)) and sum(composition["weight"]) == 1
+    decisions = frame(built.url, "select * from marts.fct_decisions order by decision_id")
+    source = frame(built.url, "select * from portfolio.decisions order by decision_id")
+    assert decisions["decision_id"].tolist() == source["decision_id"].tolist()
+    assert decisions[["action", "reason", "score_rank", "details"]].equals(source[["action", "reason", "score_rank", "details"]])
+    as_of = dict(built.data.evaluations[["evaluation_id", "as_of"]].itertuples(index=False))
+    assert (decisions["as_of"] == decisions["evaluation_id"].map(as_of)).all()
+    assert set(decisions["algorithm_version"]) == {"v1"}
+    second = decisions.loc[decisions["evaluation_id"] == latest_id].set_index("symbol")["action"]
+    assert (second["BNBUSDTM"], second["NEWUSDTM"], second["XBTUSDTM"]) == ("remove", "add", "hold")
+
+
+def test_an_unknown_scoring_version_fails_naming_the_var(built: Built) -> None:
+    result = built.dbt.run("run", "--select", "fct_symbol_scores", dbt_vars={"scoring_algorithm_version": "v99"}, check=False)
+    assert result.returncode != 0
+    assert "scoring_algorithm_version='v99' has no weights" in result.stdout
