@@ -1,15 +1,15 @@
 """The Dagster code location: assets, checks, jobs, schedules and resources (configured from the environment)."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.ingestion import kucoin_candles_1m, kucoin_contracts
 from orchestration.assets.portfolio import portfolio_manager
-from orchestration.assets.transformation import dbt_market_models, dbt_portfolio_models, dbt_project
+from orchestration.assets.transformation import dbt_market_models, dbt_portfolio_models
 from orchestration.checks.portfolio import portfolio_composition_gate
 from orchestration.checks.raw_candles import raw_candles_1m_gate
 from orchestration.jobs import market_pipeline
 from orchestration.resources.database import PostgresResource
+from orchestration.resources.dbt import dbt_resource
 from orchestration.resources.exchange import KucoinFuturesResource
 from orchestration.resources.ingestion import IngestionPolicy
 from orchestration.schedules import market_pipeline_hourly
@@ -23,6 +23,6 @@ defs = dg.Definitions(
         "database": PostgresResource(url=dg.EnvVar("ZMART_DATABASE_URL")),
         "exchange": KucoinFuturesResource(mode=dg.EnvVar("ZMART_EXCHANGE"), sim_url=dg.EnvVar("ZMART_SIM_URL")),
         "ingestion": IngestionPolicy(max_symbols=dg.EnvVar.int("ZMART_MAX_SYMBOLS")),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": dbt_resource(),
     },
 )

@@ -47,21 +47,25 @@ class Platform:
     dagster_schema: str | None
     embedded: EmbeddedPostgres | None
 
-    def environment(self) -> dict[str, str]:
-        """Variables for Dagster, dbt and the code location; ``ZMART_*`` already set by the user win."""
+    def environment(self, exchange_url: str | None = None) -> dict[str, str]:
+        """Variables for Dagster, dbt and the code location.
+
+        ``exchange_url`` is the simulator the code location's ccxt client talks to in ``sim``
+        mode (one the command started, or ZMART_SIM_URL).
+        """
         env = {
             "ZMART_DATABASE_URL": self.database_url,
             "DAGSTER_HOME": str(self.settings.dagster_home),
             "ZMART_EXCHANGE": self.settings.exchange,
-            "ZMART_SIM_URL": self.settings.sim_url,
+            "ZMART_SIM_URL": exchange_url or self.settings.sim_url or "",
             "ZMART_MAX_SYMBOLS": os.environ.get("ZMART_MAX_SYMBOLS", "0"),
         }
         env.update(ConnectionParams.from_url(self.database_url).dbt_env())
         env.update(ConnectionParams.from_url(self.dagster_database_url).dagster_storage_env())
         return env
 
-    def export(self) -> None:
-        os.environ.update(self.environment())
+    def export(self, exchange_url: str | None = None) -> None:
+        os.environ.update(self.environment(exchange_url))
 
 
 def embedded_cluster(settings: Settings) -> EmbeddedPostgres:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -33,31 +35,36 @@ def partition_range(hours: int, last: str | None = None) -> tuple[str, str]:
 
 
 def run_pipeline(
-    defs: dg.Definitions, instance: dg.DagsterInstance, first_key: str, last_key: str, quiet: bool = True
+    defs: dg.Definitions, instance: dg.DagsterInstance, first_key: str, last_key: str, log_path: Path | None = None
 ) -> dg.ExecuteInProcessResult:
+    """Run the market pipeline over [first_key, last_key] as one run (a single-run backfill).
+
+    With ``log_path``, what the run's steps print (dbt's log, Dagster's console logger) goes
+    to that file instead of the terminal; the run's events are in the Dagster instance either way.
+    """
     job = defs.resolve_job_def(PIPELINE)
-    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet else None
-    return job.execute_in_process(
-        instance=instance,
-        run_config=run_config,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first_key, ASSET_PARTITION_RANGE_END_TAG: last_key},
-        raise_on_error=False,
-    )
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first_key, ASSET_PARTITION_RANGE_END_TAG: last_key}
+    if log_path is None:
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
-def stage_timings(result: dg.ExecuteInProcessResult) -> list[StageTiming]:
-    """Wall time per stage (ingest, gx, dbt, portfolio) from the run's step events."""
+def stage_timings(instance: dg.DagsterInstance, run_id: str) -> list[StageTiming]:
+    """Wall time per stage (ingest, gx, dbt, portfolio) from the run's step events in the event log."""
     starts: dict[str, float] = {}
     totals: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for event in result.all_events:
-        if not event.step_key:
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
             continue
         if event.event_type_value == "STEP_START":
-            starts[event.step_key] = event.timestamp
+            starts[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
             stage = _stage(event.step_key)
-            totals[stage] += event.timestamp - starts.pop(event.step_key)
+            totals[stage] += entry.timestamp - starts.pop(event.step_key)
             counts[stage] += 1
     return [StageTiming(stage, totals[stage], counts[stage]) for stage in ("ingest", "gx", "dbt", "portfolio") if stage in totals]
 

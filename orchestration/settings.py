@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from simulator.config import DEFAULT_CONTRACTS, DEFAULT_SEED, MAX_CONTRACTS
+from simulator.faults import FaultProfile, FaultSpecError, parse_faults
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -29,7 +32,10 @@ class Settings:
     dagster_database_url: str | None
     pg_port: int
     exchange: str
-    sim_url: str
+    sim_url: str | None  # a running simulator to use; None: the platform starts its own
+    sim_seed: int
+    sim_contracts: int
+    sim_faults: FaultProfile
 
     @property
     def dagster_home(self) -> Path:
@@ -52,7 +58,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dagster_database_url=_postgres_url(env, "ZMART_DAGSTER_DATABASE_URL"),
         pg_port=_port(env, "ZMART_PG_PORT", 54329),
         exchange=exchange,
-        sim_url=_loopback_http_url(env, "ZMART_SIM_URL", "http://127.0.0.1:8765"),
+        sim_url=_loopback_http_url(env, "ZMART_SIM_URL"),
+        sim_seed=_integer(env, "ZMART_SIM_SEED", DEFAULT_SEED, 0, 2**63 - 1),
+        sim_contracts=_integer(env, "ZMART_SIM_CONTRACTS", DEFAULT_CONTRACTS, 10, MAX_CONTRACTS),
+        sim_faults=_faults(env, "ZMART_SIM_FAULTS"),
     )
 
 
@@ -78,8 +87,26 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _loopback_http_url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip() or default
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name}={raw!r}: must be a whole number between {low} and {high}")
+    return int(raw)
+
+
+def _faults(env: Mapping[str, str], name: str) -> FaultProfile:
+    try:
+        return parse_faults(env.get(name, ""))
+    except FaultSpecError as error:
+        raise SettingsError(f"{name}: {error}") from None
+
+
+def _loopback_http_url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
     parts = urlsplit(value)
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SettingsError(f"{name}={value!r}: the simulator must be an http:// URL on a loopback address")

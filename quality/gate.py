@@ -11,10 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+
 import great_expectations as gx
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations import Expectation
+
+# GX substitutes {batch} as "(query) AS subselect" unless the query has a JOIN, in which case
+# the query must alias it itself. Its own predicate decides; unexpected_rows() checks each query
+# against it so a mismatch is an error where the suite is written, not a SQL error at gate time.
+from great_expectations.expectations.metrics.query_metric_provider import _query_has_join_clause
+
+_ALIASED_BATCH = re.compile(r"\{batch\}\s+as\s+\w+", re.IGNORECASE)
+
+
+class GateError(RuntimeError):
+    """An expectation could not be evaluated (bad query, unreachable database): the gate cannot decide."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,22 @@ class GateResult:
         return f"{self.suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed: " + "; ".join(parts)
 
 
+def unexpected_rows(rule: str, description: str, query: str) -> gx.expectations.UnexpectedRowsExpectation:
+    """An expectation that ``query`` (reading the batch as ``{batch}``) returns no row.
+
+    A query with a JOIN aliases the batch (``{batch} as window_rows``); one without refers to
+    it unnamed (``from {batch}``), because GX then names it ``subselect`` itself.
+    """
+    joined, aliased = _query_has_join_clause(query), bool(_ALIASED_BATCH.search(query))
+    if joined != aliased:
+        raise ValueError(
+            f"unexpected-rows query of rule {rule}: "
+            + ("a query with a JOIN must alias the batch ({batch} as <name>)" if joined else
+               "a query without a JOIN must not alias the batch: GX aliases it as subselect")
+        )
+    return gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=query, description=description, meta={"rule": rule})
+
+
 def run_suite(database_url: str, spec: SuiteSpec) -> GateResult:
     """Validate ``spec.batch_query`` against ``spec.expectations`` through a GX checkpoint."""
     context = gx.get_context(mode="ephemeral")
@@ -63,7 +92,7 @@ def run_suite(database_url: str, spec: SuiteSpec) -> GateResult:
     asset = datasource.add_query_asset(spec.name, query=spec.batch_query)
     suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
     for expectation in spec.expectations:
-        suite.add_expectation(expectation.model_copy(deep=True))
+        suite.add_expectation(expectation.copy(deep=True))  # GX 1.x expectations are pydantic-v1 models
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=spec.name, data=asset.add_batch_definition_whole_table("batch"), suite=suite)
     )
@@ -83,13 +112,30 @@ def _outcome(result: ExpectationValidationResult, key_columns: Sequence[str]) ->
     assert config is not None
     rule = str((config.meta or {}).get("rule") or config.type)
     detail = result.result or {}
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        raise RuntimeError(f"expectation {rule} could not run: {result.exception_info.get('exception_message')}")
+    failure = _raised(result.exception_info)
+    if failure is not None:
+        raise GateError(f"{rule} ({config.type}) could not be evaluated: {failure}")
     keys = [{k: row[k] for k in key_columns} for row in detail.get("unexpected_index_list") or [] if isinstance(row, dict)]
     unexpected = detail.get("unexpected_count")
     if unexpected is None:  # batch-level expectations (e.g. unexpected-rows queries) report an observed value
         unexpected = int(detail.get("observed_value") or 0) if not result.success else 0
     return Outcome(rule, config.type, bool(result.success), int(unexpected), keys, detail.get("observed_value"))
+
+
+def _raised(info: dict[str, Any] | None) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any.
+
+    GX reports it either at the top level of ``exception_info`` or under each metric it failed
+    to compute; either way the expectation did not run, which is not the same as failing.
+    """
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error").splitlines()[0]
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return str(nested.get("exception_message") or "unknown error").splitlines()[0]
+    return None
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -9,13 +9,20 @@ create table portfolio.evaluations (
     as_of              timestamptz not null,
     algorithm_version  text        not null,
     run_id             text,
-    universe_size      integer     not null check (universe_size >= 10),
+    universe_size      integer     not null check (universe_size >= 0),
+    eligible_count     integer     not null check (eligible_count between 0 and universe_size),
+    outcome            text        not null check (outcome in ('formed', 'not_formed')),
+    outcome_reason     text        not null check (length(outcome_reason) > 0),
     score_batch_ids    bigint[]    not null default '{}',
     created_at         timestamptz not null default clock_timestamp(),
-    unique (as_of, algorithm_version)
+    unique (as_of, algorithm_version),
+    -- a portfolio needs ten eligible symbols; fewer can only leave it not formed
+    check (outcome = 'not_formed' or eligible_count >= 10)
 );
 comment on table portfolio.evaluations is
     'One portfolio evaluation per hour (as_of = end of the hour whose scores were used) and scoring algorithm version.';
+comment on column portfolio.evaluations.outcome is
+    'formed: ten holdings were chosen. not_formed: no portfolio could be formed (before the first one, while fewer than ten symbols are eligible); it holds nothing and outcome_reason says why.';
 comment on column portfolio.evaluations.score_batch_ids is 'Raw load batches behind the scores the evaluation used.';
 
 create table portfolio.composition (
@@ -43,21 +50,31 @@ create table portfolio.decisions (
 comment on table portfolio.decisions is
     'Why each symbol entered, left or stayed in the portfolio at each evaluation.';
 
--- Exactly ten holdings whose weights sum to 1, checked at commit so the writer can insert
--- the evaluation and its rows in any order inside one transaction.
+-- A formed evaluation holds exactly ten symbols whose weights sum to 1, a not-formed one holds
+-- none; checked at commit so the writer can insert the evaluation and its rows in any order
+-- inside one transaction.
 create or replace function portfolio.assert_composition() returns trigger
 language plpgsql
 as $$
 declare
-    eval_id  bigint := coalesce(new.evaluation_id, old.evaluation_id);
-    n        integer;
-    total    numeric;
+    eval_id   bigint := coalesce(new.evaluation_id, old.evaluation_id);
+    eval_outcome text;
+    n         integer;
+    total     numeric;
 begin
-    if not exists (select 1 from portfolio.evaluations where evaluation_id = eval_id) then
+    select e.outcome into eval_outcome from portfolio.evaluations e where e.evaluation_id = eval_id;
+    if not found then
         return null;  -- evaluation deleted in the same transaction; nothing to check
     end if;
     select count(*), coalesce(sum(weight), 0) into n, total
     from portfolio.composition where evaluation_id = eval_id;
+    if eval_outcome = 'not_formed' then
+        if n <> 0 then
+            raise exception 'portfolio evaluation % was not formed but holds % symbols', eval_id, n
+                using errcode = 'check_violation';
+        end if;
+        return null;
+    end if;
     if n <> 10 then
         raise exception 'portfolio evaluation % holds % symbols; exactly 10 are required', eval_id, n
             using errcode = 'check_violation';
@@ -79,3 +96,25 @@ create constraint trigger evaluation_has_composition
     after insert on portfolio.evaluations
     deferrable initially deferred
     for each row execute function portfolio.assert_composition();
+
+-- "Not formed" is the warm-up before a version's first portfolio; once one exists, an hour
+-- without ten eligible symbols is an error to investigate, not an evaluation to record.
+create or replace function portfolio.assert_not_formed_only_in_warmup() returns trigger
+language plpgsql
+as $$
+begin
+    if new.outcome = 'not_formed' and exists (
+        select 1 from portfolio.evaluations e
+        where e.algorithm_version = new.algorithm_version and e.outcome = 'formed' and e.as_of < new.as_of
+    ) then
+        raise exception 'portfolio evaluation at % (%) cannot be not_formed: a portfolio of this version was already formed earlier',
+            new.as_of, new.algorithm_version
+            using errcode = 'check_violation';
+    end if;
+    return new;
+end;
+$$;
+
+create trigger evaluation_not_formed_only_in_warmup
+    before insert on portfolio.evaluations
+    for each row execute function portfolio.assert_not_formed_only_in_warmup();

@@ -1,7 +1,5 @@
 """Raw-layer assets: contracts snapshots and 1-minute candles from KuCoin futures via ccxt."""
 
-from __future__ import annotations
-
 import asyncio
 
 import dagster as dg
@@ -67,7 +65,7 @@ def kucoin_candles_1m(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _batch_metadata(batch_ids: list[int], counts: LoadCounts, requests: int, source: str) -> dict[str, dg.RawMetadataValue]:
+def _batch_metadata(batch_ids: list[int], counts: LoadCounts, requests: int, source: str) -> dict[str, dg.MetadataValue]:
     return {
         "batch_ids": dg.MetadataValue.text(", ".join(map(str, batch_ids))),
         "source": dg.MetadataValue.text(source),

@@ -1,7 +1,5 @@
 """The portfolio manager: ten symbols per hour from the composite scores, with every decision recorded."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -15,6 +13,7 @@ SCORES = dg.AssetKey(["marts", "fct_symbol_scores"])
 EVALUATIONS = dg.AssetKey(["portfolio", "evaluations"])
 COMPOSITION = dg.AssetKey(["portfolio", "composition"])
 DECISIONS = dg.AssetKey(["portfolio", "decisions"])
+OWNERS = ["team:portfolio"]
 
 
 class PortfolioConfig(dg.Config):
@@ -25,29 +24,34 @@ class PortfolioConfig(dg.Config):
 @dg.multi_asset(
     name="portfolio_manager",
     specs=[
-        dg.AssetSpec(EVALUATIONS, deps=[SCORES], description="One evaluation per hour and scoring algorithm version."),
-        dg.AssetSpec(COMPOSITION, deps=[SCORES], description="Exactly ten holdings per evaluation, weights summing to 1."),
-        dg.AssetSpec(DECISIONS, deps=[SCORES], description="Why each symbol was added, removed or held."),
+        dg.AssetSpec(key, deps=[SCORES], description=description, owners=OWNERS, kinds={"postgres", "python"})
+        for key, description in (
+            (EVALUATIONS, "One evaluation per hour and scoring algorithm version."),
+            (COMPOSITION, "Exactly ten holdings per evaluation, weights summing to 1."),
+            (DECISIONS, "Why each symbol was added, removed or held."),
+        )
     ],
     partitions_def=hourly,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="portfolio",
-    owners=["team:portfolio"],
-    kinds={"postgres", "python"},
 )
 def portfolio_manager(context: dg.AssetExecutionContext, config: PortfolioConfig, database: PostgresResource) -> Iterator[dg.MaterializeResult]:
     window = context.partition_time_window
     outcomes = evaluate_window(
         database.url, window.start, window.end, config.algorithm_version, Policy(keep_rank=config.keep_rank), context.run_id
     )
-    latest = outcomes[-1]
-    summary = {
-        "evaluations_created": sum(o.created for o in outcomes),
-        "evaluations_kept": sum(not o.created for o in outcomes),
-        "latest_as_of": latest.as_of.isoformat(),
-        "latest_holdings": ", ".join(latest.holdings),
-        "adds": sum(o.adds for o in outcomes),
-        "removes": sum(o.removes for o in outcomes),
+    formed = [o for o in outcomes if o.formed]
+    summary: dict[str, dg.MetadataValue] = {
+        "evaluations_created": dg.MetadataValue.int(sum(o.created for o in outcomes)),
+        "evaluations_kept": dg.MetadataValue.int(sum(not o.created for o in outcomes)),
+        "hours_not_formed": dg.MetadataValue.int(len(outcomes) - len(formed)),
+        "adds": dg.MetadataValue.int(sum(o.adds for o in outcomes)),
+        "removes": dg.MetadataValue.int(sum(o.removes for o in outcomes)),
     }
+    if formed:
+        summary["latest_as_of"] = dg.MetadataValue.text(formed[-1].as_of.isoformat())
+        summary["latest_holdings"] = dg.MetadataValue.text(", ".join(formed[-1].holdings))
+    else:
+        context.log.warning(f"no portfolio formed in {window.start} .. {window.end}: too few eligible symbols (warm-up)")
     for key in (EVALUATIONS, COMPOSITION, DECISIONS):
         yield dg.MaterializeResult(asset_key=key, metadata=summary)

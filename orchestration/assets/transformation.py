@@ -4,21 +4,17 @@ Two invocations split the graph around the portfolio manager: the market models 
 intermediate, scores) run before it, the portfolio marts (tag ``portfolio``) after it.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.partitions import hourly
 from orchestration.resources.database import ConnectionParams, PostgresResource
-from orchestration.settings import DBT_PROJECT_DIR
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+from orchestration.resources.dbt import dbt_project, ensure_manifest
 PORTFOLIO_SELECTION = "tag:portfolio"
 
 
@@ -42,11 +38,6 @@ class LayeredTranslator(DagsterDbtTranslator):
 translator = LayeredTranslator()
 
 
-def prepare_manifest() -> None:
-    """(Re)parse the dbt project so target/manifest.json matches the models on disk."""
-    dbt_project.preparer.prepare(dbt_project)
-
-
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
     # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
@@ -55,8 +46,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: Pos
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 
-if not dbt_project.manifest_path.exists():  # a fresh checkout: the asset graph needs a manifest
-    prepare_manifest()
+ensure_manifest()  # the asset graph below is read from the manifest
 
 
 @dbt_assets(

@@ -1,7 +1,5 @@
 """Blocking GX gate on the portfolio: every evaluation in the window holds exactly ten symbols."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.assets.portfolio import COMPOSITION

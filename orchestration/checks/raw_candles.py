@@ -1,7 +1,5 @@
 """Blocking GX gate on raw 1-minute candles: nothing downstream runs on a failed window."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from models.tables import CANDLES_1M

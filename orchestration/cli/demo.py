@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
+import warnings
 
 import click
 import dagster as dg
@@ -12,12 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestration.cli.errors import cli_errors
-from orchestration.cli.simulation import simulator_for
+from orchestration.cli.simulation import exchange_url
 from orchestration.platform import prepare, redact
+from orchestration.resources.dbt import prepare_manifest
 from orchestration.runs import failure_messages, partition_range, run_pipeline, stage_timings
 from orchestration.settings import load_settings
 
-console = Console()
+# Bound to the terminal: the pipeline's own output is redirected to a log file while it runs.
+console = Console(file=sys.stdout)
 REPORTED_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "portfolio")
 
 
@@ -32,29 +36,30 @@ def demo(symbols: int, days: float) -> None:
     with console.status("starting PostgreSQL and applying migrations"):
         platform = prepare(settings)
     console.print(f"warehouse: {redact(platform.database_url)}")
-    with simulator_for(settings) as exchange_url:
-        platform.export()
-        os.environ["ZMART_SIM_URL"] = exchange_url
+    with exchange_url(settings) as url:
         os.environ["ZMART_MAX_SYMBOLS"] = str(symbols)
-        console.print(f"exchange: {settings.exchange} at {exchange_url}")
+        platform.export(url)
+        console.print(f"exchange: {settings.exchange} at {url}")
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy: used knowingly
         with console.status("parsing the dbt project"):
-            from orchestration.assets.transformation import prepare_manifest
-
-            prepare_manifest()
+            prepare_manifest()  # before the dbt assets are imported: they read the manifest
             from orchestration.definitions import defs
         first, last = partition_range(max(1, round(days * 24)))
+        instance = dg.DagsterInstance.get()
+        log_path = settings.state_dir / "logs" / f"market_pipeline_{first}_{last}.log".replace(":", "")
         with console.status(f"running market_pipeline for {first} .. {last} ({symbols} symbols)"):
-            result = run_pipeline(defs, dg.DagsterInstance.get(), first, last)
-        _report(platform.database_url, result, started, first, last)
+            result = run_pipeline(defs, instance, first, last, log_path)
+        _report(platform.database_url, instance, result, started, first, last)
+        console.print(f"  step output (dbt log): {log_path}")
     if not result.success:
         raise click.ClickException("the pipeline failed:\n  " + "\n  ".join(failure_messages(result)))
 
 
-def _report(url: str, result: dg.ExecuteInProcessResult, started: float, first: str, last: str) -> None:
+def _report(url: str, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, started: float, first: str, last: str) -> None:
     with psycopg.connect(url) as conn:
         console.print(_row_counts(conn))
         console.print(_checks(result))
-        console.print(_timings(result, started))
+        console.print(_timings(instance, result, started))
         if result.success:
             console.print(_portfolio(conn))
     console.print(
@@ -95,12 +100,12 @@ def _checks(result: dg.ExecuteInProcessResult) -> Table:
     return table
 
 
-def _timings(result: dg.ExecuteInProcessResult, started: float) -> Table:
+def _timings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, started: float) -> Table:
     table = Table(title=f"elapsed {time.monotonic() - started:.1f} s", show_edge=False)
     table.add_column("stage")
     table.add_column("steps", justify="right")
     table.add_column("seconds", justify="right")
-    for timing in stage_timings(result):
+    for timing in stage_timings(instance, result.run_id):
         table.add_row(timing.stage, str(timing.steps), f"{timing.seconds:.1f}")
     return table
 

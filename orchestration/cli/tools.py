@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 
 from orchestration.cli.errors import cli_errors
-from orchestration.cli.simulation import simulator_for
+from orchestration.cli.simulation import exchange_url
 from orchestration.platform import prepare
+from orchestration.resources.dbt import prepare_manifest
 from orchestration.resources.database import ConnectionParams
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
 
@@ -21,15 +22,16 @@ _BIN = Path(sys.executable).parent
 
 @click.command()
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1024, 65535))
+@click.option("--sim-port", default=8765, show_default=True, type=click.IntRange(1024, 65535), help="Port of the simulator started beside the UI.")
 @cli_errors
-def ui(port: int) -> None:
+def ui(port: int, sim_port: int) -> None:
     """Start the Dagster UI and daemon (schedules, sensors, backfills) on 127.0.0.1."""
     settings = load_settings()
     platform = prepare(settings)
-    with simulator_for(settings, port=_port_of(settings.sim_url)) as exchange_url:
-        platform.export()
-        os.environ["ZMART_SIM_URL"] = exchange_url
-        click.echo(f"Dagster UI on http://127.0.0.1:{port} (exchange: {exchange_url}); Ctrl-C stops it")
+    prepare_manifest()  # the code location reads the dbt manifest when it loads
+    with exchange_url(settings, port=sim_port) as url:
+        platform.export(url)
+        click.echo(f"Dagster UI on http://127.0.0.1:{port} (exchange: {url}); Ctrl-C stops it")
         subprocess.run(
             [str(_BIN / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
             cwd=PROJECT_ROOT,
@@ -59,6 +61,3 @@ def env() -> None:
     for key, value in sorted(platform.environment().items()):
         click.echo(f"export {key}={shlex.quote(value)}")
 
-
-def _port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/")[0])

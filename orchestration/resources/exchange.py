@@ -50,6 +50,7 @@ class ClientSettings:
     max_concurrency: int
     max_attempts: int
     backoff_seconds: float
+    rate_limit_ms: float | None  # ccxt's pacing per unit of request weight; None: KuCoin's published limits
 
     @property
     def base_url(self) -> str:
@@ -63,13 +64,15 @@ class ExchangeClient:
         self.settings = settings
         self.request_count = 0
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._exchange = _StrictKucoinFutures({"timeout": settings.timeout_ms, "enableRateLimit": True})
+        options: dict[str, Any] = {"timeout": settings.timeout_ms, "enableRateLimit": True}
+        if settings.rate_limit_ms is not None:
+            # ccxt sizes its token bucket from rateLimit when the exchange object is built:
+            # it must be given here, not assigned afterwards.
+            options["rateLimit"] = settings.rate_limit_ms
+        self._exchange = _StrictKucoinFutures(options)
         if settings.mode == "sim":
             for host in list(self._exchange.urls["api"]):
                 self._exchange.urls["api"][host] = settings.sim_url if host in _SIMULATED_HOSTS else _DEAD_LOOPBACK
-            # The simulator enforces no limit unless a fault profile asks; ccxt's throttle
-            # (tuned for KuCoin's 2000-weight/30 s pool) would only slow the loopback down.
-            self._exchange.rateLimit = 1
 
     async def __aenter__(self) -> ExchangeClient:
         return self
@@ -134,12 +137,18 @@ class KucoinFuturesResource(dg.ConfigurableResource):
     max_attempts: int = 4
     backoff_seconds: float = 0.5
     kline_page_size: int = 200  # ccxt's maximum per kline request for KuCoin futures
+    # The simulator enforces no request-weight pool unless a fault profile asks for one, so in
+    # sim mode ccxt only spaces requests by this; live mode keeps ccxt's KuCoin limits.
+    sim_rate_limit_ms: float = 0.5
 
     def client(self) -> ExchangeClient:
         if self.mode not in ("sim", "live"):
             raise ValueError(f"exchange mode {self.mode!r} (ZMART_EXCHANGE): must be 'sim' or 'live'")
         return ExchangeClient(
-            ClientSettings(self.mode, self.sim_url.rstrip("/"), self.timeout_ms, self.max_concurrency, self.max_attempts, self.backoff_seconds)
+            ClientSettings(
+                self.mode, self.sim_url.rstrip("/"), self.timeout_ms, self.max_concurrency, self.max_attempts,
+                self.backoff_seconds, self.sim_rate_limit_ms if self.mode == "sim" else None,
+            )
         )
 
     @property

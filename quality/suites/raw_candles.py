@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import great_expectations as gx
 
-from quality.gate import SuiteSpec
+from quality.gate import SuiteSpec, unexpected_rows
 
 NAME = "raw_candles_1m"
 KEY_COLUMNS = ("symbol", "open_time")
@@ -30,7 +30,7 @@ expected as (
     group by symbol
 ),
 stored as (
-    select symbol, count(*) as stored_minutes from {{batch}} group by symbol
+    select symbol, count(*) as stored_minutes from {{batch}} as window_candles group by symbol
 )
 select e.symbol, e.expected_minutes, coalesce(s.stored_minutes, 0) as stored_minutes
 from expected e
@@ -55,10 +55,10 @@ def suite(start: datetime, end: datetime) -> SuiteSpec:
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="close", or_equal=True, meta={"rule": "high_gte_close"}),
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="open", column_B="low", or_equal=True, meta={"rule": "low_lte_open"}),
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="close", column_B="low", or_equal=True, meta={"rule": "low_lte_close"}),
-        expect.UnexpectedRowsExpectation(
-            unexpected_rows_query=_MINUTES_COMPLETE.format(start=s, end=e),
-            description="Every minute requested for a symbol in the window is stored exactly once.",
-            meta={"rule": "minutes_complete"},
+        unexpected_rows(
+            "minutes_complete",
+            "Every minute requested for a symbol in the window is stored exactly once.",
+            _MINUTES_COMPLETE.format(start=s, end=e),
         ),
     ]
     query = (

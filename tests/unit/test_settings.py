@@ -8,7 +8,8 @@ from orchestration.settings import SettingsError, load_settings
 def test_defaults_use_the_embedded_database_and_the_simulator() -> None:
     settings = load_settings({})
     assert settings.database_url is None and settings.exchange == "sim"
-    assert settings.sim_url == "http://127.0.0.1:8765" and settings.pg_port == 54329
+    assert settings.sim_url is None and settings.pg_port == 54329  # None: the platform starts a simulator
+    assert (settings.sim_seed, settings.sim_contracts, settings.sim_faults.active) == (42, 700, False)
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,9 @@ def test_defaults_use_the_embedded_database_and_the_simulator() -> None:
         ({"ZMART_DATABASE_URL": "mysql://x@h/db"}, "ZMART_DATABASE_URL: expected postgresql://"),
         ({"ZMART_PG_PORT": "80"}, "ZMART_PG_PORT='80': must be a port number"),
         ({"ZMART_SIM_URL": "http://10.0.0.5:8765"}, "ZMART_SIM_URL='http://10.0.0.5:8765': the simulator must be"),
+        ({"ZMART_SIM_CONTRACTS": "5"}, "ZMART_SIM_CONTRACTS='5': must be a whole number between 10 and 5000"),
+        ({"ZMART_SIM_FAULTS": "ohlc_inverted=2"}, "ZMART_SIM_FAULTS: fault ohlc_inverted='2' in 'ohlc_inverted=2': the value must be a share"),
+        ({"ZMART_SIM_FAULTS": "teleport=1"}, "ZMART_SIM_FAULTS: fault 'teleport' in 'teleport=1' is unknown"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:

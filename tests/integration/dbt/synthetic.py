@@ -193,18 +193,30 @@ def _insert_contracts(conn: psycopg.Connection, contracts: pd.DataFrame) -> None
 
 
 PORTFOLIO_AS_OF = (END - timedelta(hours=2), END - timedelta(hours=1))
+WARMUP_AS_OF = END - timedelta(hours=3)
 FIRST_HOLDINGS = ["XBTUSDTM", "ETHUSDTM", "SOLUSDTM", "XBTUSDM", "DOGEUSDTM", "XRPUSDTM", "ADAUSDTM", "LINKUSDTM", "AVAXUSDTM", "BNBUSDTM"]
 SECOND_HOLDINGS = [*FIRST_HOLDINGS[:9], "NEWUSDTM"]  # BNBUSDTM removed, NEWUSDTM added
 
 
 def _portfolio(conn: psycopg.Connection) -> pd.DataFrame:
-    """Two evaluations of v1 as the portfolio manager would write them (ten equal weights each)."""
+    """Evaluations of v1 as the portfolio manager would write them: a warm-up hour left not
+    formed, then two formed portfolios (ten equal weights each)."""
     ids = []
+    with conn.transaction():
+        row = conn.execute(
+            "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, "
+            "outcome_reason, score_batch_ids) values (%s, 'v1', 'test', 12, 4, 'not_formed', 'synthetic warm-up', '{1}') "
+            "returning evaluation_id",
+            (WARMUP_AS_OF,),
+        ).fetchone()
+        assert row is not None
+        ids.append((int(row[0]), WARMUP_AS_OF))
     for as_of, holdings, previous in ((PORTFOLIO_AS_OF[0], FIRST_HOLDINGS, []), (PORTFOLIO_AS_OF[1], SECOND_HOLDINGS, FIRST_HOLDINGS)):
         with conn.transaction():
             row = conn.execute(
-                "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, score_batch_ids) "
-                "values (%s, 'v1', 'test', 12, '{1,2}') returning evaluation_id",
+                "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, "
+                "outcome_reason, score_batch_ids) values (%s, 'v1', 'test', 12, 12, 'formed', 'synthetic', '{1,2}') "
+                "returning evaluation_id",
                 (as_of,),
             ).fetchone()
             assert row is not None

@@ -1,5 +1,5 @@
 -- The current portfolio of each scoring algorithm version: the ten holdings of its latest
--- evaluation. (With one version in production, that is the ten rows of the current portfolio.)
+-- formed evaluation. (With one version in production, that is the ten rows of the current portfolio.)
 
 with latest_evaluations as (
     select distinct on (algorithm_version)
@@ -7,6 +7,7 @@ with latest_evaluations as (
         as_of,
         algorithm_version
     from {{ ref("stg_portfolio__evaluations") }}
+    where outcome = 'formed'
     order by algorithm_version, as_of desc
 )
 

@@ -6,6 +6,9 @@ select
     algorithm_version,
     run_id,
     universe_size,
+    eligible_count,
+    outcome,
+    outcome_reason,
     score_batch_ids,
     created_at
 from {{ source('portfolio', 'evaluations') }}

@@ -1,0 +1,52 @@
+"""``zmart sim``: run the KuCoin-futures simulator (also ``python -m simulator``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from simulator.config import DEFAULT_CONTRACTS, DEFAULT_SEED, MAX_CONTRACTS, ConfigError, SimulatorConfig
+from simulator.faults import FaultSpecError, parse_faults
+from simulator.server import serve_forever
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def sim() -> None:
+    """The simulated KuCoin-futures exchange (public market-data REST API on loopback)."""
+
+
+@sim.command()
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=click.IntRange(0, 2**63 - 1), help="Everything served follows from it.")
+@click.option("--contracts", default=DEFAULT_CONTRACTS, show_default=True, type=click.IntRange(10, MAX_CONTRACTS), help="Universe size (listed and not yet / no longer listed).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--faults", default="", help="Fault profile, e.g. 'ohlc_inverted=0.001,crash_after_klines=50'.")
+@click.option("--now", "now_iso", default=None, help="Freeze the exchange clock at this UTC time (ISO-8601, e.g. 2026-11-01T12:00:00Z).")
+@click.option("--now-ms", type=click.IntRange(0), default=None, hidden=True)
+def serve(seed: int, contracts: int, host: str, port: int, faults: str, now_iso: str | None, now_ms: int | None) -> None:
+    """Serve the public endpoints ccxt's kucoinfutures calls until interrupted."""
+    try:
+        config = SimulatorConfig(
+            seed=seed, n_contracts=contracts, host=host, port=port, faults=parse_faults(faults),
+            now_ms=now_ms if now_ms is not None else _parse_now(now_iso),
+        )
+    except (ConfigError, FaultSpecError) as error:
+        raise click.BadParameter(str(error)) from error
+    serve_forever(config, lambda line: click.echo(line, nl=True) or _flush())
+
+
+def _flush() -> None:
+    click.get_text_stream("stdout").flush()
+
+
+def _parse_now(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"--now {text!r}: expected an ISO-8601 time such as 2026-11-01T12:00:00Z") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"--now {text!r}: give the UTC offset (Z or +00:00)")
+    return int(moment.astimezone(UTC).timestamp() * 1000)
