@@ -13,7 +13,6 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from orchestration.partitions import hourly
 
-PIPELINE = "market_pipeline"
 
 
 @dataclass(frozen=True)
@@ -34,20 +33,21 @@ def partition_range(hours: int, last: str | None = None) -> tuple[str, str]:
     return (end - timedelta(hours=hours - 1)).strftime("%Y-%m-%d-%H:%M"), last_key
 
 
-def run_pipeline(
-    defs: dg.Definitions, instance: dg.DagsterInstance, first_key: str, last_key: str, log_path: Path | None = None
+def run_job(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
+    partitions: tuple[str, str] | None = None, log_path: Path | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run the market pipeline over [first_key, last_key] as one run (a single-run backfill).
+    """Run a job in process, recorded in ``instance``; a partition range runs as one run (a single-run backfill).
 
-    With ``log_path``, what the run's steps print (dbt's log, Dagster's console logger) goes
-    to that file instead of the terminal; the run's events are in the Dagster instance either way.
+    With ``log_path``, what the run's steps print (dbt's log, Dagster's console logger) is
+    appended to that file instead of the terminal; the run's events are in the instance either way.
     """
-    job = defs.resolve_job_def(PIPELINE)
-    tags = {ASSET_PARTITION_RANGE_START_TAG: first_key, ASSET_PARTITION_RANGE_END_TAG: last_key}
+    job = defs.resolve_job_def(job_name)
+    tags = {ASSET_PARTITION_RANGE_START_TAG: partitions[0], ASSET_PARTITION_RANGE_END_TAG: partitions[1]} if partitions else {}
     if log_path is None:
         return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
+    with log_path.open("a", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
         return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
@@ -70,13 +70,19 @@ def stage_timings(instance: dg.DagsterInstance, run_id: str) -> list[StageTiming
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Why each failed step failed, including the attempts that were retried before it gave up."""
     messages = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            cause = error.cause if error and error.cause else error
-            text = cause.message.strip() if cause else event.message or "failed"
-            messages.append(f"{event.step_key}: {text}")
+            data, label = event.step_failure_data, ""
+        elif event.event_type_value == "STEP_UP_FOR_RETRY":
+            data, label = event.event_specific_data, " (retried)"
+        else:
+            continue
+        error = getattr(data, "error", None)
+        cause = error.cause if error and error.cause else error
+        text = cause.message.strip() if cause else event.message or "failed"
+        messages.append(f"{event.step_key}{label}: {text}")
     return messages
 
 

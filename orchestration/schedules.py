@@ -1,8 +1,16 @@
-"""Schedules: the market pipeline for each hour, shortly after the hour has closed."""
+"""Schedules: a contracts snapshot every hour, then the market pipeline for the hour that closed."""
 
 import dagster as dg
 
-from orchestration.jobs import market_pipeline
+from orchestration.jobs import contracts_snapshot, market_pipeline
+
+contracts_snapshot_hourly = dg.ScheduleDefinition(
+    name="contracts_snapshot_hourly",
+    job=contracts_snapshot,
+    cron_schedule="1 * * * *",
+    execution_timezone="UTC",
+    description="Snapshots the contract universe a minute past every hour, before the market pipeline runs.",
+)
 
 market_pipeline_hourly = dg.build_schedule_from_partitioned_job(
     market_pipeline,

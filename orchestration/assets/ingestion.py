@@ -26,7 +26,7 @@ EXCHANGE_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPON
     description="Snapshot of every KuCoin futures contract (specs, status, 24h statistics) into raw.contracts.",
 )
 def kucoin_contracts(context: dg.AssetExecutionContext, database: PostgresResource, exchange: KucoinFuturesResource) -> dg.MaterializeResult:
-    result = asyncio.run(contracts.ingest_contracts(database.url, exchange, context.run_id))
+    result = asyncio.run(contracts.ingest_contracts(database.url, exchange, context.run.run_id))
     return dg.MaterializeResult(metadata=_batch_metadata([result.batch_id], result.counts, result.request_count, exchange.source))
 
 
@@ -56,7 +56,7 @@ def kucoin_candles_1m(
         )
     context.log.info(f"fetching {len(instruments)} symbols for {window.start} .. {window.end}")
     results = asyncio.run(
-        candles.ingest_candles(database.url, exchange, instruments, window.start, window.end, context.run_id, ingestion.chunk_hours)
+        candles.ingest_candles(database.url, exchange, instruments, window.start, window.end, context.run.run_id, ingestion.chunk_hours)
     )
     counts = sum((r.counts for r in results), LoadCounts(0, 0, 0, 0))
     metadata = _batch_metadata([r.batch_id for r in results], counts, sum(r.request_count for r in results), exchange.source)

@@ -38,7 +38,7 @@ class PortfolioConfig(dg.Config):
 def portfolio_manager(context: dg.AssetExecutionContext, config: PortfolioConfig, database: PostgresResource) -> Iterator[dg.MaterializeResult]:
     window = context.partition_time_window
     outcomes = evaluate_window(
-        database.url, window.start, window.end, config.algorithm_version, Policy(keep_rank=config.keep_rank), context.run_id
+        database.url, window.start, window.end, config.algorithm_version, Policy(keep_rank=config.keep_rank), context.run.run_id
     )
     formed = [o for o in outcomes if o.formed]
     summary: dict[str, dg.MetadataValue] = {

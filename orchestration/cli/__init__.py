@@ -1,26 +1,42 @@
-"""The ``zmart`` command line: database, simulator, demo, Dagster UI and dbt docs."""
+"""The ``zmart`` command line: database, simulator, demo, Dagster UI and dbt docs.
+
+Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
+Dagster, dbt and Great Expectations.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from orchestration.cli.db import db
-from orchestration.cli.demo import demo
-from orchestration.cli.tools import docs, env, ui
-from simulator.cli import sim
+_COMMANDS = {
+    "db": "orchestration.cli.db:db",
+    "demo": "orchestration.cli.demo:demo",
+    "docs": "orchestration.cli.tools:docs",
+    "env": "orchestration.cli.tools:env",
+    "sim": "simulator.cli:sim",
+    "ui": "orchestration.cli.tools:ui",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """ZmartBot symbol platform: KuCoin futures -> PostgreSQL -> dbt -> ten-symbol portfolio.
 
     With ZMART_DATABASE_URL unset, the platform runs its own PostgreSQL cluster under .zmart/.
     """
-
-
-main.add_command(db)
-main.add_command(sim)
-main.add_command(demo)
-main.add_command(ui)
-main.add_command(docs)
-main.add_command(env)

@@ -10,7 +10,7 @@ from orchestration.cli.errors import cli_errors
 from orchestration.platform import embedded_cluster, prepare, redact
 from orchestration.settings import load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # URLs and paths stay on one line, whatever the width
 
 
 @click.group()

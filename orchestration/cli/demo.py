@@ -17,11 +17,11 @@ from orchestration.cli.errors import cli_errors
 from orchestration.cli.simulation import exchange_url
 from orchestration.platform import prepare, redact
 from orchestration.resources.dbt import prepare_manifest
-from orchestration.runs import failure_messages, partition_range, run_pipeline, stage_timings
+from orchestration.runs import failure_messages, partition_range, run_job, stage_timings
 from orchestration.settings import load_settings
 
 # Bound to the terminal: the pipeline's own output is redirected to a log file while it runs.
-console = Console(file=sys.stdout)
+console = Console(file=sys.stdout, soft_wrap=True)
 REPORTED_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "portfolio")
 
 
@@ -46,9 +46,13 @@ def demo(symbols: int, days: float) -> None:
             from orchestration.definitions import defs
         first, last = partition_range(max(1, round(days * 24)))
         instance = dg.DagsterInstance.get()
-        log_path = settings.state_dir / "logs" / f"market_pipeline_{first}_{last}.log".replace(":", "")
+        log_path = settings.state_dir / "logs" / f"demo_{first}_{last}.log".replace(":", "")
+        with console.status("snapshotting the contract universe"):
+            snapshot = run_job(defs, instance, "contracts_snapshot", log_path=log_path)
+        if not snapshot.success:
+            raise click.ClickException("the contracts snapshot failed:\n  " + "\n  ".join(failure_messages(snapshot)))
         with console.status(f"running market_pipeline for {first} .. {last} ({symbols} symbols)"):
-            result = run_pipeline(defs, instance, first, last, log_path)
+            result = run_job(defs, instance, "market_pipeline", (first, last), log_path)
         _report(platform.database_url, instance, result, started, first, last)
         console.print(f"  step output (dbt log): {log_path}")
     if not result.success:

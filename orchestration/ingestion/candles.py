@@ -20,7 +20,7 @@ from models.rejections import Rejection
 from models.tables import CANDLES_1M
 from orchestration.ingestion.batches import BatchSpec
 from orchestration.ingestion.runner import BatchResult, Fetched, SymbolSpan, checksum_of, run_batch
-from orchestration.resources.exchange import ExchangeClient, KucoinFuturesResource
+from orchestration.resources.exchange import ExchangeClient, ExchangeRequestError, KucoinFuturesResource
 
 ASSET = "kucoin_candles_1m"
 HOUR = timedelta(hours=1)
@@ -92,11 +92,16 @@ async def _fetch_window(client: ExchangeClient, instruments: list[Instrument], s
     start_ms, end_ms = _ms(start), _ms(end)
     unified = {i.symbol: i.unified_symbol for i in instruments}
     spans = {i.symbol: span for i in instruments if (span := _listed_span(i, start_ms, end_ms)) is not None}
-    async with asyncio.TaskGroup() as group:  # one failure cancels the rest: the chunk fails as a whole
-        tasks = {
-            symbol: group.create_task(client.fetch_candles_1m(unified[symbol], symbol, s, e, page))
-            for symbol, (s, e) in spans.items()
-        }
+    try:
+        async with asyncio.TaskGroup() as group:  # one failure cancels the rest: the chunk fails as a whole
+            tasks = {
+                symbol: group.create_task(client.fetch_candles_1m(unified[symbol], symbol, s, e, page))
+                for symbol, (s, e) in spans.items()
+            }
+    except* ExchangeRequestError as failed:
+        errors = [str(e) for e in failed.exceptions]
+        more = f" (and {len(errors) - 1} more symbols)" if len(errors) > 1 else ""
+        raise ExchangeRequestError(errors[0] + more) from failed
     fetched = {symbol: task.result() for symbol, task in sorted(tasks.items())}
     frames: list[pd.DataFrame] = []
     rejections: list[Rejection] = []

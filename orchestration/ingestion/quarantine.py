@@ -21,6 +21,7 @@ def quarantine_stored(url: str, table: RawTable, failures: Mapping[tuple[Any, ..
     if not failures:
         return 0
     keys = list(failures)
+    key_types = _column_types(url, table)
     key_arrays = [[k[i] for k in keys] for i in range(len(table.key))]
     rules = [",".join(sorted(failures[k])) for k in keys]
     key_columns = sql.SQL(", ").join(map(sql.Identifier, table.key))
@@ -45,7 +46,11 @@ def quarantine_stored(url: str, table: RawTable, failures: Mapping[tuple[Any, ..
         select batch_id, count(*) from quarantined group by batch_id
         """
     ).format(
-        arrays=sql.SQL(", ").join(sql.Placeholder(f"k{i}") for i in range(len(table.key))),
+        # typed as the table's key columns: untyped text arrays would make unnest() ambiguous
+        arrays=sql.SQL(", ").join(
+            sql.SQL("{}::{}[]").format(sql.Placeholder(f"k{i}"), sql.SQL(key_types[column]))
+            for i, column in enumerate(table.key)
+        ),
         key_columns=key_columns,
         target=sql.Identifier(table.schema, table.name),
         join=sql.SQL(" and ").join(sql.SQL("t.{c} = f.{c}").format(c=sql.Identifier(c)) for c in table.key),
@@ -67,3 +72,17 @@ def quarantine_stored(url: str, table: RawTable, failures: Mapping[tuple[Any, ..
             ([b for b, _ in per_batch], [n for _, n in per_batch]),
         )
     return sum(n for _, n in per_batch)
+
+
+def _column_types(url: str, table: RawTable) -> dict[str, str]:
+    """SQL type names of the table's columns, from the catalog."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """
+            select a.attname, format_type(a.atttypid, a.atttypmod)
+            from pg_attribute a
+            where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+            """,
+            (table.qualified,),
+        ).fetchall()
+    return dict(rows)

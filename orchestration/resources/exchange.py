@@ -82,7 +82,9 @@ class ExchangeClient:
 
     async def load_markets(self) -> list[dict[str, Any]]:
         """Every futures market ccxt knows, each with the raw contract object in ``info``."""
-        markets = await self._call("load_markets /api/v1/contracts/active", lambda: self._exchange.load_markets(reload=True))
+        markets = await self._call(
+            "load_markets (GET /api/v1/contracts/active, /api/v3/currencies)", lambda: self._exchange.load_markets(reload=True)
+        )
         if not markets:
             raise ExchangeRequestError(f"{self.settings.base_url}: /api/v1/contracts/active returned no contracts")
         return list(markets.values())
@@ -123,8 +125,15 @@ class ExchangeClient:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or repr(error)
-    return text.splitlines()[0][:300]
+    """The error's first line, and its root cause's when there is one (ccxt wraps aiohttp's)."""
+    text = (str(error).strip() or repr(error)).splitlines()[0][:300]
+    root = error
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    if root is not error:
+        detail = (str(root).strip() or type(root).__name__).splitlines()[0][:200]
+        text += f" ({type(root).__name__}: {detail})"
+    return text
 
 
 class KucoinFuturesResource(dg.ConfigurableResource):

@@ -53,10 +53,11 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
             unexpected_rows(
                 "not_formed_only_in_warmup",
                 "An evaluation is only left not formed before the version's first portfolio.",
-                "select window_rows.evaluation_id, window_rows.as_of from {batch} as window_rows "
+                "select window_rows.evaluation_id, window_rows.as_of, min(formed.as_of) as first_formed_at "
+                "from {batch} as window_rows "
                 "join portfolio.evaluations formed on formed.algorithm_version = window_rows.algorithm_version "
                 "and formed.outcome = 'formed' and formed.as_of < window_rows.as_of "
-                "where window_rows.outcome = 'not_formed'",
+                "where window_rows.outcome = 'not_formed' group by window_rows.evaluation_id, window_rows.as_of",
             ),
             expect.ExpectCompoundColumnsToBeUnique(column_list=list(KEY_COLUMNS), meta={"rule": "symbol_once_per_evaluation"}),
             expect.ExpectColumnValuesToBeBetween(

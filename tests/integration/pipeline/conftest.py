@@ -1,0 +1,108 @@
+"""The whole pipeline on real services: a warehouse database and dagster-postgres run storage on
+the test cluster, the simulator as a child process with a frozen clock, ccxt, dbt and GX for real,
+and the project's Dagster code location run in process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+
+from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
+from orchestration.platform import write_dagster_home
+from orchestration.resources.database import ConnectionParams
+from orchestration.resources.dbt import prepare_manifest
+from orchestration.runs import run_job
+from simulator.config import SimulatorConfig
+from simulator.faults import FaultProfile
+from simulator.server import SimulatorProcess
+from tests.conftest import create_database
+
+# The exchange's frozen clock, and the history the tests load: a day of hours ending before it.
+EXCHANGE_NOW = datetime(2026, 11, 2, 0, 5, tzinfo=UTC)
+DAY_START = datetime(2026, 11, 1, tzinfo=UTC)
+SYMBOLS = 12
+UNIVERSE = 60
+
+
+def partition_key(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d-%H:%M")
+
+
+def hour(offset: int) -> str:
+    return partition_key(DAY_START + timedelta(hours=offset))
+
+
+@dataclass
+class Pipeline:
+    """One isolated platform: its own warehouse, run storage, simulator and environment."""
+
+    url: str
+    instance: dg.DagsterInstance
+    monkeypatch: pytest.MonkeyPatch
+    simulators: list[SimulatorProcess] = field(default_factory=list)
+
+    def start_simulator(self, faults: FaultProfile = FaultProfile()) -> SimulatorProcess:
+        """Start an exchange (stopping the current one) and point the code location at it."""
+        self.stop_simulator()
+        config = SimulatorConfig(n_contracts=UNIVERSE, now_ms=int(EXCHANGE_NOW.timestamp() * 1000), faults=faults)
+        simulator = SimulatorProcess(config).__enter__()
+        self.simulators.append(simulator)
+        self.monkeypatch.setenv("ZMART_SIM_URL", simulator.url)
+        return simulator
+
+    def stop_simulator(self) -> None:
+        while self.simulators:
+            self.simulators.pop().__exit__()
+
+    def run(self, job: str, first: str | None = None, last: str | None = None) -> dg.ExecuteInProcessResult:
+        from orchestration.definitions import defs
+
+        return run_job(defs, self.instance, job, (first, last or first) if first else None)
+
+    def query(self, statement: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> None:
+    prepare_manifest()  # before orchestration.definitions is imported: the dbt assets read it
+
+
+def _empty_database(cluster: EmbeddedPostgres) -> str:
+    name = f"zmart_dagster_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
+    return cluster.url(name)
+
+
+@pytest.fixture()
+def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    url = create_database(pg_cluster)
+    dagster_home = tmp_path / "dagster"
+    write_dagster_home(dagster_home, schema=None)
+    for key, value in {
+        **ConnectionParams.from_url(_empty_database(pg_cluster)).dagster_storage_env(),
+        **ConnectionParams.from_url(url).dbt_env(),
+        "ZMART_DATABASE_URL": url,
+        "ZMART_EXCHANGE": "sim",
+        "ZMART_MAX_SYMBOLS": str(SYMBOLS),
+        "DAGSTER_HOME": str(dagster_home),
+    }.items():
+        monkeypatch.setenv(key, value)
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    platform = Pipeline(url, instance, monkeypatch)
+    try:
+        yield platform
+    finally:
+        platform.stop_simulator()
+        instance.dispose()

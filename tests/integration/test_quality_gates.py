@@ -1,0 +1,127 @@
+"""The guards on raw candles and on the portfolio, in the database and in the GX suites, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from orchestration.embedded_postgres import EmbeddedPostgres
+from quality.gate import GateError, SuiteSpec, run_suite, unexpected_rows
+from quality.suites import portfolio, raw_candles
+from tests.conftest import create_database
+
+HOUR_START = datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture()
+def url(pg_cluster: EmbeddedPostgres) -> str:
+    return create_database(pg_cluster)
+
+
+def insert_evaluation(conn: psycopg.Connection, as_of: datetime, outcome: str, holdings: int, weight: Decimal = Decimal("0.1")) -> int:
+    row = conn.execute(
+        "insert into portfolio.evaluations (as_of, algorithm_version, universe_size, eligible_count, outcome, outcome_reason) "
+        "values (%s, 'v1', 20, %s, %s, 'test') returning evaluation_id",
+        (as_of, 20 if outcome == "formed" else 3, outcome),
+    ).fetchone()
+    assert row is not None
+    for position in range(1, holdings + 1):
+        conn.execute(
+            "insert into portfolio.composition values (%s, %s, %s, %s, %s)", (row[0], f"S{position:02d}USDTM", position, weight, 0.5)
+        )
+    return int(row[0])
+
+
+# -- the database -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "holdings", "weight", "message"),
+    [
+        ("formed", 9, Decimal("0.1"), "holds 9 symbols; exactly 10 are required"),
+        ("formed", 11, Decimal("0.1"), "composition_position_check"),  # an 11th position cannot even be written
+        ("formed", 10, Decimal("0.09"), "weights sum to 0.90"),
+        ("not_formed", 10, Decimal("0.1"), "was not formed but holds 10 symbols"),
+    ],
+)
+def test_the_database_refuses_a_portfolio_that_breaks_the_rules(url: str, outcome: str, holdings: int, weight: Decimal, message: str) -> None:
+    with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.CheckViolation, match=message):
+        with conn.transaction():
+            insert_evaluation(conn, HOUR_START, outcome, holdings, weight)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from portfolio.evaluations").fetchone() == (0,)  # nothing half-written
+
+
+def test_not_formed_is_only_accepted_before_the_first_portfolio(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        with conn.transaction():
+            insert_evaluation(conn, HOUR_START, "not_formed", 0)
+            insert_evaluation(conn, HOUR_START + timedelta(hours=1), "formed", 10)
+        with pytest.raises(psycopg.errors.CheckViolation, match="cannot be not_formed"), conn.transaction():
+            insert_evaluation(conn, HOUR_START + timedelta(hours=2), "not_formed", 0)
+
+
+# -- the GX suites ------------------------------------------------------------------------------
+
+
+def test_the_portfolio_suite_passes_a_good_window_and_catches_what_the_database_would_refuse(
+    url: str, pg_cluster: EmbeddedPostgres
+) -> None:
+    with psycopg.connect(url) as conn, conn.transaction():
+        insert_evaluation(conn, HOUR_START + timedelta(hours=1), "not_formed", 0)
+        insert_evaluation(conn, HOUR_START + timedelta(hours=2), "formed", 10)
+    good = run_suite(url, portfolio.suite(HOUR_START, HOUR_START + timedelta(hours=2)))
+    assert good.success, good.summary()
+
+    # Bypass the triggers (as the superuser) to plant what only a bug or a manual edit could write.
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_cluster.superuser_url(database)) as conn, conn.transaction():
+        conn.execute("set local session_replication_role = replica")
+        insert_evaluation(conn, HOUR_START + timedelta(hours=3), "formed", 9)
+        insert_evaluation(conn, HOUR_START + timedelta(hours=4), "formed", 10, Decimal("0.2"))
+        insert_evaluation(conn, HOUR_START + timedelta(hours=5), "not_formed", 0)
+    bad = run_suite(url, portfolio.suite(HOUR_START, HOUR_START + timedelta(hours=5)))
+    failed = {o.rule: o.unexpected_count for o in bad.failed}
+    # nine holdings; weights summing to 0.9 and to 2; a not-formed hour after a formed one
+    assert failed == {"exactly_ten_holdings": 1, "weights_sum_to_one": 2, "not_formed_only_in_warmup": 1}
+
+
+def test_the_raw_candle_suite_flags_each_broken_row_by_rule(url: str) -> None:
+    def candle(minute: int, o: float, h: float, lo: float, c: float, v: float) -> tuple[object, ...]:
+        return ("XBTUSDTM", HOUR_START + timedelta(minutes=minute), o, h, lo, c, v, 1)
+
+    rows = [candle(m, 100, 101, 99, 100.5, 5) for m in range(60)]
+    rows[3] = candle(3, 100, 98, 99, 100.5, 5)  # high < low (and < open, < close)
+    rows[7] = candle(7, 100, 101, 99, 100.5, -1)  # negative volume
+    rows[9] = candle(9, 100, 101, 100.2, 100.5, 5)  # low above the open
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("select raw.ensure_partitions('raw.candles_1m', %s, %s, '1 day')", (HOUR_START, HOUR_START + timedelta(hours=1)))
+        with conn.cursor().copy("copy raw.candles_1m (symbol, open_time, open, high, low, close, volume, batch_id) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+    result = run_suite(url, raw_candles.suite(HOUR_START, HOUR_START + timedelta(hours=1)))
+    flagged = {o.rule: sorted(k["open_time"].minute for k in o.unexpected_keys) for o in result.failed}
+    assert flagged == {
+        "high_gte_low": [3], "high_gte_open": [3], "high_gte_close": [3], "volume_non_negative": [7], "low_lte_open": [9],
+    }
+
+
+def test_an_expectation_that_cannot_run_is_an_error_not_a_verdict(url: str) -> None:
+    broken = SuiteSpec(
+        name="broken",
+        batch_query="select 1 as x",
+        expectations=[unexpected_rows("no_such_table", "reads a table that does not exist", "select * from {batch} where x in (select y from nowhere.nothing)")],
+    )
+    with pytest.raises(GateError, match="no_such_table .* could not be evaluated"):
+        run_suite(url, broken)
+
+
+def test_unexpected_rows_queries_must_alias_the_batch_exactly_when_they_join() -> None:
+    with pytest.raises(ValueError, match="a query with a JOIN must alias the batch"):
+        unexpected_rows("r", "d", "select * from {batch} join raw.contracts c using (symbol)")
+    with pytest.raises(ValueError, match="must not alias the batch"):
+        unexpected_rows("r", "d", "select * from {batch} as b where b.x > 1")
+
