@@ -6,7 +6,7 @@ from pathlib import Path
 
 from models.contracts import validate_contracts
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "kucoin" / "recorded" / "ccxt" / "contracts_active_subset.json"
+RECORDED = Path(__file__).parents[1] / "fixtures" / "kucoin" / "contracts_active_subset.json"  # copied from ../shared
 SNAPSHOT = datetime(2026, 11, 1, tzinfo=UTC)
 
 
