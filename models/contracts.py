@@ -45,7 +45,7 @@ class KucoinContract(BaseModel):
 
     symbol: Annotated[str, Field(pattern=SYMBOL_PATTERN)]
     type: Literal["FFWCSX", "FFICSX"]
-    status: Annotated[str, Field(min_length=1, max_length=40)]
+    status: Annotated[str, Field(pattern=r"^[A-Za-z]{1,40}$")]
     baseCurrency: Currency
     quoteCurrency: Currency
     settleCurrency: Currency

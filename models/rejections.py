@@ -24,15 +24,23 @@ class Rejection:
 
 
 def to_json(value: Any) -> str:
-    """JSON text PostgreSQL's jsonb accepts: values JSON cannot hold (NaN, inf, objects) become strings."""
+    """JSON text PostgreSQL's jsonb accepts: values JSON cannot hold (NaN, inf, objects) become
+    strings, and NUL characters (which no PostgreSQL text can hold) become the text \\u0000."""
     return json.dumps(_jsonable(value), sort_keys=True)
 
 
+def storable(text: str | None) -> str | None:
+    """Text for a PostgreSQL text column: a NUL character, refused by PostgreSQL, shown as \\u0000."""
+    return None if text is None else text.replace("\x00", "\\u0000")
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {storable(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):

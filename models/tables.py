@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import candles, contracts
+from models import candles, contracts, funding, open_interest, order_books, tickers, trades
 
 
 @dataclass(frozen=True)
@@ -46,4 +46,54 @@ CONTRACTS = RawTable(
     partition_step="1 month",
     quarantine_time_column=None,
     json_columns=("payload",),
+)
+
+TICKERS = RawTable(
+    schema="raw",
+    name="tickers",
+    columns=tickers.COLUMNS,
+    key=("symbol", "observed_at", "sequence"),
+    time_column="observed_at",
+    partition_step="1 day",
+    quarantine_time_column="observed_at",
+)
+
+ORDER_BOOK_LEVELS = RawTable(
+    schema="raw",
+    name="order_book_levels",
+    columns=order_books.COLUMNS,
+    key=("symbol", "observed_at", "sequence", "side", "level"),
+    time_column="observed_at",
+    partition_step="1 day",
+    quarantine_time_column="observed_at",
+)
+
+TRADES = RawTable(
+    schema="raw",
+    name="trades",
+    columns=trades.COLUMNS,
+    key=("symbol", "trade_id", "traded_at"),
+    time_column="traded_at",
+    partition_step="1 day",
+    quarantine_time_column="traded_at",
+)
+
+FUNDING_RATES = RawTable(
+    schema="raw",
+    name="funding_rates",
+    columns=funding.COLUMNS,
+    key=("symbol", "funding_time"),
+    time_column="funding_time",
+    partition_step="1 month",
+    quarantine_time_column="funding_time",
+)
+
+OPEN_INTEREST = RawTable(
+    schema="raw",
+    name="open_interest",
+    columns=open_interest.COLUMNS,
+    key=("symbol", "observed_at"),
+    time_column="observed_at",
+    partition_step="1 day",
+    quarantine_time_column="observed_at",
 )

@@ -1,27 +1,50 @@
-"""The Dagster code location: assets, checks, jobs, schedules and resources (configured from the environment)."""
+"""The Dagster code location: assets, checks, jobs, schedules, sensors and resources (configured from the environment)."""
 
 import dagster as dg
 
-from orchestration.assets.ingestion import kucoin_candles_1m, kucoin_contracts
+from orchestration.assets.ingestion import (
+    kucoin_candles_1m,
+    kucoin_contracts,
+    kucoin_funding_rates,
+    kucoin_open_interest,
+    kucoin_order_books,
+    kucoin_tickers,
+    kucoin_trades,
+)
 from orchestration.assets.portfolio import portfolio_manager
 from orchestration.assets.transformation import dbt_market_models, dbt_portfolio_models
 from orchestration.checks.portfolio import portfolio_composition_gate
-from orchestration.checks.raw_candles import raw_candles_1m_gate
-from orchestration.jobs import contracts_snapshot, market_pipeline
+from orchestration.checks.raw_candles import raw_candles_1m_completeness, raw_candles_1m_gate
+from orchestration.jobs import contracts_snapshot, funding_history, market_pipeline, market_snapshots
 from orchestration.resources.database import PostgresResource
 from orchestration.resources.dbt import dbt_resource
 from orchestration.resources.exchange import KucoinFuturesResource
 from orchestration.resources.ingestion import IngestionPolicy
-from orchestration.schedules import contracts_snapshot_hourly, market_pipeline_hourly
+from orchestration.schedules import (
+    contracts_snapshot_hourly,
+    funding_history_daily,
+    market_pipeline_hourly,
+    market_snapshots_every_5_minutes,
+)
+from orchestration.sensors import gap_repair_sensor, new_listing_sensor, run_failure_recorder
 
 defs = dg.Definitions(
-    assets=[kucoin_contracts, kucoin_candles_1m, dbt_market_models, portfolio_manager, dbt_portfolio_models],
-    asset_checks=[raw_candles_1m_gate, portfolio_composition_gate],
-    jobs=[contracts_snapshot, market_pipeline],
-    schedules=[contracts_snapshot_hourly, market_pipeline_hourly],
+    assets=[
+        kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
+        kucoin_trades, dbt_market_models, portfolio_manager, dbt_portfolio_models,
+    ],
+    asset_checks=[raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate],
+    jobs=[contracts_snapshot, market_snapshots, funding_history, market_pipeline],
+    schedules=[contracts_snapshot_hourly, market_snapshots_every_5_minutes, market_pipeline_hourly, funding_history_daily],
+    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder],
     resources={
         "database": PostgresResource(url=dg.EnvVar("ZMART_DATABASE_URL")),
-        "exchange": KucoinFuturesResource(mode=dg.EnvVar("ZMART_EXCHANGE"), sim_url=dg.EnvVar("ZMART_SIM_URL")),
+        "exchange": KucoinFuturesResource(
+            mode=dg.EnvVar("ZMART_EXCHANGE"),
+            sim_url=dg.EnvVar("ZMART_SIM_URL"),
+            weight_budget=dg.EnvVar.int("ZMART_EXCHANGE_WEIGHT_BUDGET"),
+            timeout_ms=dg.EnvVar.int("ZMART_EXCHANGE_TIMEOUT_MS"),
+        ),
         "ingestion": IngestionPolicy(max_symbols=dg.EnvVar.int("ZMART_MAX_SYMBOLS")),
         "dbt": dbt_resource(),
     },

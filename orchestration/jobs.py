@@ -1,8 +1,16 @@
-"""Jobs: the contracts snapshot (now-only data) and the hourly market pipeline (partitioned history)."""
+"""Jobs: snapshots of now-only data, daily funding history, and the hourly market pipeline."""
 
 import dagster as dg
 
-from orchestration.assets.ingestion import kucoin_contracts
+from orchestration.assets.ingestion import (
+    kucoin_candles_1m,
+    kucoin_contracts,
+    kucoin_funding_rates,
+    kucoin_open_interest,
+    kucoin_order_books,
+    kucoin_tickers,
+    kucoin_trades,
+)
 
 contracts_snapshot = dg.define_asset_job(
     name="contracts_snapshot",
@@ -10,14 +18,26 @@ contracts_snapshot = dg.define_asset_job(
     description="Snapshot every KuCoin futures contract (specs, status, 24h statistics): the universe the pipeline follows.",
 )
 
+market_snapshots = dg.define_asset_job(
+    name="market_snapshots",
+    selection=dg.AssetSelection.assets(kucoin_tickers, kucoin_order_books, kucoin_trades),
+    description="Tickers of every contract, order books and recent trades of the followed ones: data the exchange serves only as 'now'.",
+)
+
+funding_history = dg.define_asset_job(
+    name="funding_history",
+    selection=dg.AssetSelection.assets(kucoin_funding_rates),
+    description="Funding rates settled during the partition's day.",
+)
+
 market_pipeline = dg.define_asset_job(
     name="market_pipeline",
-    # The contracts snapshot is now-only data on its own schedule: a backfill of history must
-    # not re-snapshot it for every partition; candles read the latest snapshot.
-    selection=dg.AssetSelection.groups("raw", "staging", "intermediate", "marts", "portfolio")
-    - dg.AssetSelection.assets(kucoin_contracts),
+    # Snapshots are now-only data on their own schedules: a backfill of history must not
+    # re-snapshot them for every partition. Candles and open interest read the latest contracts snapshot.
+    selection=dg.AssetSelection.assets(kucoin_candles_1m, kucoin_open_interest)
+    | dg.AssetSelection.groups("staging", "intermediate", "marts", "portfolio"),
     description=(
-        "1m candles for the partition window (GX-gated), dbt staging -> intermediate -> scores, the portfolio "
-        "manager (GX-gated), then the portfolio marts."
+        "1m candles and open interest for the partition window (GX-gated), dbt staging -> intermediate -> scores, "
+        "the portfolio manager (GX-gated), then the portfolio marts."
     ),
 )

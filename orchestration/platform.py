@@ -36,6 +36,11 @@ storage:
       scheme: postgresql+psycopg2{params}
 telemetry:
   enabled: false
+# Steps that call the exchange share the pool kucoin_public: one at a time across all runs, so
+# together they stay inside the exchange's request-weight budget.
+concurrency:
+  pools:
+    default_limit: 1
 """
 
 
@@ -59,6 +64,8 @@ class Platform:
             "ZMART_EXCHANGE": self.settings.exchange,
             "ZMART_SIM_URL": exchange_url or self.settings.sim_url or "",
             "ZMART_MAX_SYMBOLS": os.environ.get("ZMART_MAX_SYMBOLS", "0"),
+            "ZMART_EXCHANGE_WEIGHT_BUDGET": str(self.settings.weight_budget),
+            "ZMART_EXCHANGE_TIMEOUT_MS": str(self.settings.exchange_timeout_ms),
         }
         env.update(ConnectionParams.from_url(self.database_url).dbt_env())
         env.update(ConnectionParams.from_url(self.dagster_database_url).dagster_storage_env())

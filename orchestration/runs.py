@@ -1,17 +1,17 @@
-"""Launch the market pipeline over a range of hourly partitions, in process, recorded in the Dagster instance."""
+"""Run the platform's jobs in process (a partition range as one run), recorded in the Dagster instance."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from orchestration.partitions import hourly
+from orchestration.partitions import hourly, range_tags
 
 
 
@@ -36,6 +36,7 @@ def partition_range(hours: int, last: str | None = None) -> tuple[str, str]:
 def run_job(
     defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     partitions: tuple[str, str] | None = None, log_path: Path | None = None,
+    assets: Sequence[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run a job in process, recorded in ``instance``; a partition range runs as one run (a single-run backfill).
 
@@ -43,12 +44,13 @@ def run_job(
     appended to that file instead of the terminal; the run's events are in the instance either way.
     """
     job = defs.resolve_job_def(job_name)
-    tags = {ASSET_PARTITION_RANGE_START_TAG: partitions[0], ASSET_PARTITION_RANGE_END_TAG: partitions[1]} if partitions else {}
+    tags = range_tags(*partitions) if partitions else {}
+    selection = list(assets) if assets else None
     if log_path is None:
-        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
-        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
 
 
 def stage_timings(instance: dg.DagsterInstance, run_id: str) -> list[StageTiming]:

@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 EXCHANGE_MODES = ("sim", "live")
+# KuCoin's public pool: 2000 request weight per 30 s per IP, at every VIP level.
+KUCOIN_PUBLIC_WEIGHT_BUDGET = 2000
 
 
 class SettingsError(ValueError):
@@ -36,6 +38,8 @@ class Settings:
     sim_seed: int
     sim_contracts: int
     sim_faults: FaultProfile
+    weight_budget: int  # request weight per 30 s: the client's pace and, in sim mode, the simulator's pool
+    exchange_timeout_ms: int  # per request; a slower answer is a RequestTimeout, retried
 
     @property
     def dagster_home(self) -> Path:
@@ -62,6 +66,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sim_seed=_integer(env, "ZMART_SIM_SEED", DEFAULT_SEED, 0, 2**63 - 1),
         sim_contracts=_integer(env, "ZMART_SIM_CONTRACTS", DEFAULT_CONTRACTS, 10, MAX_CONTRACTS),
         sim_faults=_faults(env, "ZMART_SIM_FAULTS"),
+        weight_budget=_integer(env, "ZMART_EXCHANGE_WEIGHT_BUDGET", KUCOIN_PUBLIC_WEIGHT_BUDGET, 1, 10_000_000),
+        exchange_timeout_ms=_integer(env, "ZMART_EXCHANGE_TIMEOUT_MS", 10_000, 100, 600_000),
     )
 
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
-from simulator.config import DEFAULT_CONTRACTS, DEFAULT_SEED, MAX_CONTRACTS, ConfigError, SimulatorConfig
+from simulator.config import (
+    DEFAULT_CONTRACTS,
+    DEFAULT_PUBLIC_POOL,
+    DEFAULT_SEED,
+    DEFAULT_UNIFIED_POOL,
+    MAX_CONTRACTS,
+    ConfigError,
+    SimulatorConfig,
+)
 from simulator.faults import FaultSpecError, parse_faults
+from simulator.replay import ReplayError
 from simulator.server import serve_forever
 
 
@@ -21,19 +31,34 @@ def sim() -> None:
 @click.option("--contracts", default=DEFAULT_CONTRACTS, show_default=True, type=click.IntRange(10, MAX_CONTRACTS), help="Universe size (listed and not yet / no longer listed).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--faults", default="", help="Fault profile, e.g. 'ohlc_inverted=0.001,crash_after_klines=50'.")
+@click.option("--faults", default="", help="Fault profile, e.g. 'ohlc_inverted=0.001,crash_after_klines=50' (catalogue: simulator/faults.py).")
 @click.option("--now", "now_iso", default=None, help="Freeze the exchange clock at this UTC time (ISO-8601, e.g. 2026-11-01T12:00:00Z).")
 @click.option("--now-ms", type=click.IntRange(0), default=None, hidden=True)
-def serve(seed: int, contracts: int, host: str, port: int, faults: str, now_iso: str | None, now_ms: int | None) -> None:
+@click.option("--rate-limit-public", default=DEFAULT_PUBLIC_POOL[0], show_default=True, type=int, help="Weight of the PUBLIC pool per window.")
+@click.option("--rate-limit-public-window-ms", default=DEFAULT_PUBLIC_POOL[1], show_default=True, type=int, help="Length of the PUBLIC pool's window.")
+@click.option("--rate-limit-unified", default=DEFAULT_UNIFIED_POOL[0], show_default=True, type=int, help="Weight of the Unified pool (open interest) per window.")
+@click.option("--rate-limit-unified-window-ms", default=DEFAULT_UNIFIED_POOL[1], show_default=True, type=int, help="Length of the Unified pool's window.")
+@click.option("--replay", type=click.Path(path_type=Path), default=None, help="Serve recorded 1-minute candles: a CSV/Parquet file or a directory of them.")
+def serve(
+    seed: int, contracts: int, host: str, port: int, faults: str, now_iso: str | None, now_ms: int | None,
+    rate_limit_public: int, rate_limit_public_window_ms: int, rate_limit_unified: int, rate_limit_unified_window_ms: int,
+    replay: Path | None,
+) -> None:
     """Serve the public endpoints ccxt's kucoinfutures calls until interrupted."""
     try:
         config = SimulatorConfig(
             seed=seed, n_contracts=contracts, host=host, port=port, faults=parse_faults(faults),
             now_ms=now_ms if now_ms is not None else _parse_now(now_iso),
+            rate_limit_public=rate_limit_public, rate_limit_public_window_ms=rate_limit_public_window_ms,
+            rate_limit_unified=rate_limit_unified, rate_limit_unified_window_ms=rate_limit_unified_window_ms,
+            replay=replay,
         )
     except (ConfigError, FaultSpecError) as error:
         raise click.BadParameter(str(error)) from error
-    serve_forever(config, lambda line: click.echo(line, nl=True) or _flush())
+    try:
+        serve_forever(config, lambda line: click.echo(line, nl=True) or _flush())
+    except ReplayError as error:
+        raise click.ClickException(f"replay: {error}") from error
 
 
 def _flush() -> None:

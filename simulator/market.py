@@ -18,7 +18,9 @@ model says, and minute paths join exactly at every hour and day boundary.
 
 Traded candles add what an exchange shows: an intra-minute range, volume in lots with intraday
 seasonality and a link to absolute returns, flat candles where nothing traded, and prices on the
-contract's tick. Contracts with an ``underlying`` (inverse and USDC perpetuals, dated futures)
+contract's tick. A traded minute carries at least as many lots as the trades its range needs
+(open, close, and each extreme that differs from them), so a tape of whole-lot trades can show
+exactly the candle (simulator.microstructure). Contracts with an ``underlying`` (inverse and USDC perpetuals, dated futures)
 share its fair price (dated futures plus a basis that decays to zero at expiry) and trade around
 it with their own minute noise.
 """
@@ -29,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -101,6 +104,25 @@ _BAR_FIELDS = ("open_ms", "open", "high", "low", "close", "volume")
 _EMPTY = Bars(np.empty(0, np.int64), *(np.empty(0) for _ in range(5)))
 
 
+def trades_needed(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Fewest trades that show a candle: one if it is flat, else the open, the close, and each
+    extreme that is neither (a trade is at least one lot, so this is also its least volume)."""
+    inner_high = (high != open_) & (high != close)
+    inner_low = (low != open_) & (low != close) & (low != high)
+    flat = (open_ == close) & ~inner_high & ~inner_low
+    return np.where(flat, 1, 2 + inner_high.astype(np.int64) + inner_low.astype(np.int64))
+
+
+class CandleSource(Protocol):
+    """Recorded 1-minute candles that replace the simulated ones of some symbols (replay mode)."""
+
+    def __contains__(self, symbol: object) -> bool: ...
+
+    def day_bars(self, symbol: str, day: int) -> Bars: ...
+
+    def price_at(self, symbol: str, ms: int) -> float: ...
+
+
 def hour_index(ms: int) -> int:
     return (ms - EPOCH_MS) // HOUR_MS
 
@@ -110,11 +132,16 @@ def day_index(ms: int) -> int:
 
 
 class Market:
-    """Prices and candles of a universe under one seed. Thread-compatible: caches only grow."""
+    """Prices and candles of a universe under one seed. Thread-compatible: caches only grow.
 
-    def __init__(self, seed: int, contracts: Sequence[Contract]) -> None:
+    With a ``replay`` source, the symbols it holds trade its candles instead of simulated ones, and
+    their fair price is their last close.
+    """
+
+    def __init__(self, seed: int, contracts: Sequence[Contract], replay: CandleSource | None = None) -> None:
         self.seed = seed
         self.contracts = {c.symbol: c for c in contracts}
+        self.replay = replay
         self._regimes = np.empty(0)
         self._factor_series: dict[int, np.ndarray] = {}  # hourly shocks of the market and sector factors
         self._anchors: dict[str, np.ndarray] = {}  # log price at each UTC midnight from the listing day on
@@ -231,11 +258,7 @@ class Market:
 
     def fair_price(self, c: Contract, ms: int) -> float:
         """Fair price at an instant, interpolated log-linearly inside the hour."""
-        day = day_index(ms)
-        boundaries = self.hour_boundaries(c, day)
-        offset = (ms - EPOCH_MS - day * DAY_MS) / HOUR_MS
-        h = min(int(offset), HOURS_PER_DAY - 1)
-        return math.exp(boundaries[h] + (offset - h) * (boundaries[h + 1] - boundaries[h]))
+        return float(self.fair_prices(c, np.array([ms]))[0])
 
     # -- traded candles ------------------------------------------------------------------------
 
@@ -248,6 +271,8 @@ class Market:
 
     def _minute_bars(self, symbol: str, day: int) -> Bars:
         """The contract's traded 1-minute candles of one UTC day (only the minutes it trades)."""
+        if self.replay is not None and symbol in self.replay:
+            return self.replay.day_bars(symbol, day)
         c = self.contracts[symbol]
         day_start = EPOCH_MS + day * DAY_MS
         if not (c.listed_ms < day_start + DAY_MS and (c.delisted_ms is None or c.delisted_ms > day_start)):
@@ -298,7 +323,9 @@ class Market:
         high = np.where(traded, np.maximum(open_, close) * np.exp(up), open_)
         low = np.where(traded, np.minimum(open_, close) * np.exp(-down), open_)
 
-        bars = Bars(EPOCH_MS + minutes * MINUTE_MS, *(self._on_tick(c, p) for p in (open_, high, low, close)), volume)
+        open_, high, low, close = (self._on_tick(c, p) for p in (open_, high, low, close))
+        volume = np.where(traded, np.maximum(volume, trades_needed(open_, high, low, close)), 0.0)
+        bars = Bars(EPOCH_MS + minutes * MINUTE_MS, open_, high, low, close, volume)
         open_ms = bars.open_ms
         trading = (open_ms >= c.listed_ms) & ((open_ms < c.delisted_ms) if c.delisted_ms is not None else True)
         return bars if trading.all() else bars.select(trading)
@@ -320,21 +347,56 @@ class Market:
 
     def funding_rate(self, c: Contract, settlement_ms: int) -> float:
         """Funding rate settled at ``settlement_ms``: a premium that leans with the period's return."""
+        return float(self.funding_rates(c, np.array([settlement_ms]))[0])
+
+    def funding_rates(self, c: Contract, settlements_ms: np.ndarray) -> np.ndarray:
+        """Funding rates of many settlements in one pass (the same numbers as funding_rate, bit for bit)."""
         assert c.funding_granularity_ms is not None
         period_hours = c.funding_granularity_ms // HOUR_MS
-        end_hour = hour_index(settlement_ms)
-        hours = np.arange(end_hour - period_hours, end_hour)
-        drift = float(self.hourly_returns(c, hours).sum()) if c.underlying is None else 0.0
-        noise = float(normals(stream_key(self.seed, c.symbol, "funding"), end_hour)[0])
+        end_hours = (np.asarray(settlements_ms, dtype=np.int64) - EPOCH_MS) // HOUR_MS
+        if c.underlying is None:
+            hours = (end_hours[:, None] - period_hours + np.arange(period_hours)).ravel()
+            drift = self.hourly_returns(c, hours).reshape(len(end_hours), period_hours).sum(axis=1)
+        else:
+            drift = np.zeros(len(end_hours))
+        noise = normals(stream_key(self.seed, c.symbol, "funding"), end_hours)
         cap = 0.003 if c.tier <= 2 else 0.02
         rate = 0.0001 * period_hours / 8 + 0.00015 * noise + 0.005 * drift
-        return round(min(cap, max(-cap, rate)), 6)
+        return np.round(np.clip(rate, -cap, cap), 6)
+
+    def fair_prices(self, c: Contract, ms: np.ndarray) -> np.ndarray:
+        """Fair prices at many instants (one hour-boundary computation per day touched); a
+        replayed symbol's is its last close."""
+        ms = np.asarray(ms, dtype=np.int64)
+        if self.replay is not None and c.symbol in self.replay:
+            return np.array([self.replay.price_at(c.symbol, int(t)) for t in ms])
+        days = (ms - EPOCH_MS) // DAY_MS
+        offsets = (ms - EPOCH_MS - days * DAY_MS) / HOUR_MS
+        hours = np.minimum(offsets.astype(np.int64), HOURS_PER_DAY - 1)
+        log_price = np.empty(len(ms))
+        for day in np.unique(days):
+            at = days == day
+            b = self.hour_boundaries(c, int(day))
+            h = hours[at]
+            log_price[at] = b[h] + (offsets[at] - h) * (b[h + 1] - b[h])
+        return np.exp(log_price)
 
     def open_interest_lots(self, c: Contract, ms: int, price: float) -> int:
         """Open interest in lots: about a third of a day's turnover, swinging slowly."""
-        day = day_index(ms)
+        return int(self.open_interest_series(c, np.array([ms]), np.array([price]))[0])
+
+    def open_interest_series(self, c: Contract, ms: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """Open interest in lots at many instants: a 23-day swing, a daily drift between random
+        knots joined smoothly (cosine), and an intraday wave, so consecutive 5-minute points differ
+        by a fraction of a percent while days differ by several."""
+        days = (np.asarray(ms, dtype=np.int64) - EPOCH_MS) / DAY_MS
+        whole = np.floor(days).astype(np.int64)
+        frac = days - whole
+        key = stream_key(self.seed, c.symbol, "oi")
         phase = 2 * math.pi * float(uniforms(stream_key(self.seed, c.symbol, "oi-phase"), 0)[0])
-        swing = 0.35 * math.sin(2 * math.pi * day / 23.0 + phase) + 0.12 * float(normals(stream_key(self.seed, c.symbol, "oi"), day)[0])
-        usd = c.daily_turnover_usd * 0.35 * math.exp(swing)
-        lot_usd = 1.0 if c.is_inverse else price * c.multiplier
-        return max(1, int(usd / lot_usd))
+        blend = (1 - np.cos(math.pi * frac)) / 2
+        drift = normals(key, whole) * (1 - blend) + normals(key, whole + 1) * blend
+        swing = 0.35 * np.sin(2 * math.pi * days / 23.0 + phase) + 0.12 * drift + 0.04 * np.sin(2 * math.pi * frac + phase)
+        usd = c.daily_turnover_usd * 0.35 * np.exp(swing)
+        lot_usd = 1.0 if c.is_inverse else np.asarray(prices, dtype=float) * c.multiplier
+        return np.maximum(1, (usd / lot_usd).astype(np.int64))

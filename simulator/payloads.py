@@ -2,7 +2,9 @@
 
 The shapes follow the recorded payloads in ``../shared/kucoin/recorded`` (the newest contract
 object, with funding caps and ``nextFundingRateDateTime``; klines as 6-element arrays of numbers;
-the ``{"code": "200000", "data": ...}`` envelope and ``{"code", "msg"}`` errors).
+tickers and trades with prices as strings, sizes as integer lots and ``ts`` in nanoseconds; book
+levels as [price, lots] numbers; the ``{"code": "200000", "data": ...}`` envelope and
+``{"code", "msg"}`` errors).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from simulator.market import Bars
+from simulator.microstructure import Book, Tape
 from simulator.universe import DATED, HOUR_MS, Contract, unified_base
 
 OK = "200000"
@@ -194,3 +199,107 @@ def _significant(value: float, digits: int = 12) -> float:
     if value == 0 or not math.isfinite(value):
         return 0.0
     return round(value, max(0, digits - 1 - int(math.floor(math.log10(abs(value))))))
+
+
+def price_text(price: float, decimals: int) -> str:
+    """A price as KuCoin writes it in strings: fixed decimals, trailing zeros dropped ("73400", "0.0557")."""
+    text = f"{price:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True)
+class LastTrade:
+    """What a ticker shows of the last trade."""
+
+    trade_id: int
+    price: float
+    size: int
+    buy: bool
+
+
+def trade_objects(c: Contract, contract_id: int, tape: Tape) -> list[dict[str, Any]]:
+    """/api/v1/trade/history rows, newest first; side is the taker's."""
+    return [
+        {
+            "sequence": int(tape.trade_id[i]), "contractId": contract_id, "tradeId": str(int(tape.trade_id[i])),
+            "makerOrderId": str(int(tape.maker_order[i])), "takerOrderId": str(int(tape.taker_order[i])),
+            "ts": int(tape.ts_ns[i]), "size": int(tape.size[i]), "price": price_text(float(tape.price[i]), c.price_decimals),
+            "side": "buy" if tape.buy[i] else "sell",
+        }
+        for i in range(len(tape) - 1, -1, -1)
+    ]
+
+
+def ticker_object(c: Contract, last: LastTrade, book: Book) -> dict[str, Any]:
+    """/api/v1/ticker (and an element of /api/v1/allTickers): the last trade and the touch."""
+    return {
+        "sequence": last.trade_id,
+        "symbol": c.symbol,
+        "side": "buy" if last.buy else "sell",
+        "size": last.size,
+        "tradeId": str(last.trade_id),
+        "price": price_text(last.price, c.price_decimals),
+        "bestBidPrice": price_text(float(book.bid_price[0]), c.price_decimals),
+        "bestBidSize": int(book.bid_size[0]),
+        "bestAskPrice": price_text(float(book.ask_price[0]), c.price_decimals),
+        "bestAskSize": int(book.ask_size[0]),
+        "ts": book.ts_ns,
+    }
+
+
+def book_object(c: Contract, book: Book) -> dict[str, Any]:
+    """/api/v1/level2/{snapshot,depth20,depth100}: [price, lots] levels as numbers, as recorded."""
+    return {
+        "sequence": book.sequence,
+        "symbol": c.symbol,
+        "bids": [[_number(p, float), _number(s, int)] for p, s in zip(book.bid_price, book.bid_size, strict=True)],
+        "asks": [[_number(p, float), _number(s, int)] for p, s in zip(book.ask_price, book.ask_size, strict=True)],
+        "ts": book.ts_ns,
+    }
+
+
+def _number(value: Any, kind: type) -> Any:
+    """A numpy number as a JSON number; a fault's null or "NaN" as it is."""
+    return kind(value) if isinstance(value, (int, float, np.number)) else value
+
+
+def funding_symbol(c: Contract) -> str:
+    hours = (c.funding_granularity_ms or 8 * HOUR_MS) // HOUR_MS
+    return f".{c.symbol}FPI{hours}H"
+
+
+def funding_current_object(c: Contract, rate: float | str | None, predicted: float, next_settlement_ms: int) -> dict[str, Any]:
+    """/api/v1/funding-rate/{symbol}/current: the rate of the period that settles at fundingTime."""
+    assert c.funding_granularity_ms is not None
+    cap = 0.003 if c.tier <= 2 else 0.02
+    return {
+        "symbol": funding_symbol(c),
+        "granularity": c.funding_granularity_ms,
+        "timePoint": next_settlement_ms - c.funding_granularity_ms,
+        "value": rate,
+        "predictedValue": predicted,
+        "fundingRateCap": cap,
+        "fundingRateFloor": -cap,
+        "period": 1,
+        "fundingTime": next_settlement_ms,
+    }
+
+
+def funding_history_objects(c: Contract, settlements_ms: np.ndarray, rates: np.ndarray) -> list[dict[str, Any]]:
+    """/api/v1/contract/funding-rates rows, newest first."""
+    return [
+        {"symbol": c.symbol, "fundingRate": float(rate), "timepoint": int(t)}
+        for t, rate in zip(settlements_ms[::-1], rates[::-1], strict=True)
+    ]
+
+
+def mark_price_object(c: Contract, mark: float, index: float, now_ms: int) -> dict[str, Any]:
+    """/api/v1/mark-price/{symbol}/current (granularity 1 s, like KuCoin's)."""
+    return {"symbol": c.symbol, "granularity": 1000, "timePoint": now_ms // 1000 * 1000, "value": mark, "indexPrice": index}
+
+
+def open_interest_objects(times_ms: np.ndarray, lots: np.ndarray, symbol: str | None = None) -> list[dict[str, Any]]:
+    """/api/ua/v1/market/open-interest rows in the given order: lots as strings, ts in ms (with
+    the symbol in the per-symbol snapshot mode)."""
+    head = {} if symbol is None else {"symbol": symbol}
+    return [{**head, "openInterest": str(int(v)), "ts": int(t)} for t, v in zip(times_ms, lots, strict=True)]

@@ -6,8 +6,10 @@ Three ways to run it:
   core, and a crash fault can kill it for real);
 - ``serve_forever``: in the foreground (``zmart sim serve``).
 
-Besides KuCoin's paths it answers ``GET /_sim/status`` (seed, universe, faults, request counts),
-which tests use to see what the client asked for.
+Besides KuCoin's paths it answers ``GET /_sim/status`` (seed, universe, faults, request counts,
+rate-limit pools and refusals, injected transport faults), which tests use to see what the client
+asked for. Every KuCoin path spends its weight from a rate-limit pool (simulator.ratelimit) and
+may meet a transport fault (simulator.transport); ``/_sim/*`` paths do neither.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import payloads
+from simulator import payloads, transport
 from simulator.config import SimulatorConfig
-from simulator.exchange import Exchange, KlineQuery, RequestRejected
+from simulator.exchange import Exchange, KlineQuery, OpenInterestQuery, RequestRejected
+from simulator.ratelimit import RateLimiter
+from simulator.transport import TransportFaults
 
 READY_PREFIX = "zmart-sim listening on "
 _STATE = web.AppKey("state", "_State")
@@ -41,6 +45,13 @@ class _State:
         self.requests: Counter[str] = Counter()
         self.exit_on_crash = exit_on_crash
         self.crashed = False
+        self.limiter = RateLimiter(
+            (config.rate_limit_public, config.rate_limit_public_window_ms),
+            (config.rate_limit_unified, config.rate_limit_unified_window_ms),
+        )
+        self.transport = TransportFaults(config.faults, config.seed)
+        self.kucoin_requests = 0  # the arrival number of the next KuCoin request
+        self.injected: Counter[str] = Counter()  # transport faults served
 
 
 def build_app(config: SimulatorConfig, exit_on_crash: bool = False) -> web.Application:
@@ -50,6 +61,19 @@ def build_app(config: SimulatorConfig, exit_on_crash: bool = False) -> web.Appli
     app.router.add_get("/api/v1/contracts/active", _json(lambda r: state.exchange.contracts_active()))
     app.router.add_get("/api/v1/contracts/{symbol}", _json(lambda r: state.exchange.contract_detail(r.match_info["symbol"])))
     app.router.add_get("/api/v1/kline/query", _json(lambda r: state.exchange.klines(_kline_query(r))))
+    app.router.add_get("/api/v1/ticker", _json(lambda r: state.exchange.ticker(_required(r.query, "symbol"))))
+    app.router.add_get("/api/v1/allTickers", _json(lambda r: state.exchange.all_tickers()))
+    app.router.add_get("/api/v1/level2/snapshot", _json(lambda r: state.exchange.order_book(_required(r.query, "symbol"), None)))
+    app.router.add_get("/api/v1/level2/depth20", _json(lambda r: state.exchange.order_book(_required(r.query, "symbol"), 20)))
+    app.router.add_get("/api/v1/level2/depth100", _json(lambda r: state.exchange.order_book(_required(r.query, "symbol"), 100)))
+    app.router.add_get("/api/v1/trade/history", _json(lambda r: state.exchange.trade_history(_required(r.query, "symbol"))))
+    app.router.add_get("/api/v1/funding-rate/{symbol}/current", _json(lambda r: state.exchange.funding_current(r.match_info["symbol"])))
+    app.router.add_get(
+        "/api/v1/contract/funding-rates",
+        _json(lambda r: state.exchange.funding_history(_required(r.query, "symbol"), _integer(r.query, "from"), _integer(r.query, "to"))),
+    )
+    app.router.add_get("/api/v1/mark-price/{symbol}/current", _json(lambda r: state.exchange.mark_price(r.match_info["symbol"])))
+    app.router.add_get("/api/ua/v1/market/open-interest", _json(lambda r: state.exchange.open_interest(_open_interest_query(r))))
     app.router.add_get("/api/v1/timestamp", _json(lambda r: state.exchange.now()))
     app.router.add_get("/api/v1/status", _json(lambda r: {"msg": "", "status": "open"}))
     app.router.add_get("/api/v3/currencies", _json(lambda r: state.exchange.currencies()))
@@ -64,8 +88,11 @@ def _json(produce: Callable[[web.Request], Any]) -> Handler:
     return handler
 
 
-def _response(status: int, body: dict[str, Any]) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json")
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json", headers=headers)
+
+
+_TOO_MANY = "Too many requests. The rate limit of this resource pool is exhausted until gw-ratelimit-reset ms have passed."
 
 
 def _kucoin_errors(state: _State) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -76,14 +103,44 @@ def _kucoin_errors(state: _State) -> Callable[[web.Request, Handler], Awaitable[
         crash_after = state.exchange.config.faults.crash_after_klines
         if state.crashed or (crash_after is not None and route == "/api/v1/kline/query" and state.requests[route] > crash_after):
             _crash(state, request)
-        try:
-            return await handler(request)
-        except RequestRejected as rejected:
-            return _response(rejected.status, payloads.error(rejected.code, rejected.message))
-        except web.HTTPNotFound:
-            return _response(404, payloads.error("404", f"{request.path} is not an endpoint of this exchange"))
+        charge = state.limiter.pool_of(route)
+        if charge is None:  # /_sim/* and unknown paths: not KuCoin's, neither limited nor faulted
+            return await _answer(request, handler, {})
+        pool, weight = charge
+        fate = state.transport.fate(state.kucoin_requests)
+        state.kucoin_requests += 1
+        if fate.kind != "none":
+            state.injected[fate.kind] += 1
+        if fate.kind == "burst_429":
+            return _response(429, payloads.error("429000", _TOO_MANY), pool.peek(exhausted=True).headers())
+        if fate.kind == "http_5xx":
+            if fate.status == 500:
+                return web.Response(status=500, text=transport.server_error_body(), content_type="application/json", headers=pool.peek().headers())
+            return web.Response(status=fate.status, text=transport.gateway_page(fate.status), content_type="text/html")
+        verdict = pool.charge(weight)
+        if not verdict.allowed:
+            return _response(429, payloads.error("429000", _TOO_MANY), verdict.headers())
+        if fate.kind == "slow":
+            await asyncio.sleep(fate.delay_ms / 1000)
+        response = await _answer(request, handler, verdict.headers())
+        if fate.kind in ("truncated", "malformed") and isinstance(response, web.Response) and response.text is not None:
+            text = transport.truncate(response.text) if fate.kind == "truncated" else transport.MALFORMED_BODY
+            return web.Response(status=200, text=text, content_type="application/json", headers=verdict.headers())
+        return response
 
     return middleware
+
+
+async def _answer(request: web.Request, handler: Handler, headers: dict[str, str]) -> web.StreamResponse:
+    """The handler's answer, or KuCoin's error envelope, with the rate-limit headers."""
+    try:
+        response = await handler(request)
+    except RequestRejected as rejected:
+        return _response(rejected.status, payloads.error(rejected.code, rejected.message), headers)
+    except web.HTTPNotFound:
+        return _response(404, payloads.error("404", f"{request.path} is not an endpoint of this exchange"))
+    response.headers.update(headers)
+    return response
 
 
 def _crash(state: _State, request: web.Request) -> None:
@@ -104,6 +161,15 @@ def _kline_query(request: web.Request) -> KlineQuery:
         start_ms=_integer(params, "from"),
         end_ms=_integer(params, "to"),
     )
+
+
+def _open_interest_query(request: web.Request) -> OpenInterestQuery:
+    params = request.query
+    symbols = tuple(s for s in params.get("symbol", "").split(",") if s)
+    interval = params.get("interval") or None
+    if interval is not None and not symbols:
+        raise RequestRejected(400, "400100", "parameter symbol is required with interval")
+    return OpenInterestQuery(symbols, interval, _integer(params, "startAt"), _integer(params, "endAt"), _integer(params, "pageSize"))
 
 
 def _required(params: Any, name: str) -> str:
@@ -137,6 +203,10 @@ async def _status(request: web.Request) -> web.Response:
             "now": state.exchange.now(),
             "faults": config.faults.describe(),
             "requests": dict(state.requests),
+            "rate_limits": state.limiter.status(),
+            "refused": sum(pool.refused for pool in state.limiter.pools.values()),
+            "transport_faults": dict(state.injected),
+            "replay": [str(f) for f in state.exchange.replay.files] if state.exchange.replay is not None else [],
         },
     )
 
@@ -210,6 +280,14 @@ class SimulatorProcess:
         ]
         if self.config.now_ms is not None:
             argv += ["--now-ms", str(self.config.now_ms)]
+        argv += [
+            "--rate-limit-public", str(self.config.rate_limit_public),
+            "--rate-limit-public-window-ms", str(self.config.rate_limit_public_window_ms),
+            "--rate-limit-unified", str(self.config.rate_limit_unified),
+            "--rate-limit-unified-window-ms", str(self.config.rate_limit_unified_window_ms),
+        ]
+        if self.config.replay is not None:
+            argv += ["--replay", str(self.config.replay)]
         return argv
 
     def __enter__(self) -> SimulatorProcess:

@@ -75,7 +75,7 @@ _KNOWN: dict[str, tuple[str, float, int]] = {
 }
 _TIER_TURNOVER_USD = {1: 2.5e9, 2: 2.0e8, 3: 2.5e7, 4: 2.5e6, 5: 1.5e5}  # median daily turnover
 _TIER_ANNUAL_VOL = {1: 0.55, 2: 0.80, 3: 0.95, 4: 1.10, 5: 1.30}
-_TIER_MAX_LEVERAGE = {1: 125, 2: 75, 3: 50, 4: 20, 5: 10}
+TIER_MAX_LEVERAGE = {1: 125, 2: 75, 3: 50, 4: 20, 5: 10}
 _SECTOR_VOL_FACTOR = {"meme": 1.35, "ai": 1.15, "gaming": 1.1, "payments": 0.9, "exchange": 0.9}
 
 _REAL_LINEAR_FILE = Path(__file__).parent / "data" / "linear_contracts_2023_11.csv"
@@ -179,7 +179,7 @@ def _contract(
     market_loading = 0.92 if base == "XBT" else 0.55 + 0.3 * _draw(seed, symbol, "beta")
     return Contract(
         symbol=symbol, base=base, quote=quote, settle=settle, contract_type=contract_type, is_inverse=is_inverse,
-        multiplier=multiplier, tick_size=tick_for(reference_price), max_leverage=_TIER_MAX_LEVERAGE[tier],
+        multiplier=multiplier, tick_size=tick_for(reference_price), max_leverage=TIER_MAX_LEVERAGE[tier],
         listed_ms=listed_ms, delisted_ms=delisted_ms, funding_granularity_ms=funding, sector=sector, tier=tier,
         annual_vol=vol, market_loading=market_loading,
         sector_loading=0.0 if base == "XBT" else 0.2 + 0.25 * _draw(seed, symbol, "sector-beta"),

@@ -12,7 +12,9 @@ from orchestration.ingestion.quarantine import quarantine_stored
 from quality.gate import GateResult
 
 
-def check_result(result: GateResult, extra: dict[str, Any] | None = None) -> dg.AssetCheckResult:
+def check_result(
+    result: GateResult, extra: dict[str, Any] | None = None, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {
         "suite": result.suite,
         "summary": result.summary(),
@@ -22,7 +24,7 @@ def check_result(result: GateResult, extra: dict[str, Any] | None = None) -> dg.
     for outcome in result.failed:
         metadata[f"unexpected/{outcome.rule}"] = outcome.unexpected_count
     metadata.update(extra or {})
-    return dg.AssetCheckResult(passed=result.success, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+    return dg.AssetCheckResult(passed=result.success, severity=severity, metadata=metadata)
 
 
 def quarantine_failures(url: str, table: RawTable, result: GateResult) -> int:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from orchestration.cli.errors import cli_errors
 from orchestration.cli.simulation import exchange_url
+from orchestration.partitions import daily
 from orchestration.platform import prepare, redact
 from orchestration.resources.dbt import prepare_manifest
 from orchestration.runs import failure_messages, partition_range, run_job, stage_timings
@@ -47,10 +48,18 @@ def demo(symbols: int, days: float) -> None:
         first, last = partition_range(max(1, round(days * 24)))
         instance = dg.DagsterInstance.get()
         log_path = settings.state_dir / "logs" / f"demo_{first}_{last}.log".replace(":", "")
-        with console.status("snapshotting the contract universe"):
-            snapshot = run_job(defs, instance, "contracts_snapshot", log_path=log_path)
-        if not snapshot.success:
-            raise click.ClickException("the contracts snapshot failed:\n  " + "\n  ".join(failure_messages(snapshot)))
+        steps: list[tuple[str, tuple[str, str] | None, str]] = [
+            ("contracts_snapshot", None, "snapshotting the contract universe"),
+            ("market_snapshots", None, "snapshotting tickers, order books and recent trades"),
+        ]
+        last_day = daily.get_last_partition_key()  # the last day that has closed
+        if last_day is not None and first[:10] <= last_day:
+            steps.append(("funding_history", (first[:10], last_day), f"loading funding rates {first[:10]} .. {last_day}"))
+        for job, partitions, doing in steps:
+            with console.status(doing):
+                done = run_job(defs, instance, job, partitions, log_path)
+            if not done.success:
+                raise click.ClickException(f"{job} failed:\n  " + "\n  ".join(failure_messages(done)))
         with console.status(f"running market_pipeline for {first} .. {last} ({symbols} symbols)"):
             result = run_job(defs, instance, "market_pipeline", (first, last), log_path)
         _report(platform.database_url, instance, result, started, first, last)

@@ -24,6 +24,19 @@ def exchange_url(settings: Settings, port: int = 0) -> Iterator[str]:
     if settings.sim_url is not None:
         yield settings.sim_url
         return
-    config = SimulatorConfig(seed=settings.sim_seed, n_contracts=settings.sim_contracts, port=port, faults=settings.sim_faults)
+    config = simulator_config(settings, port)
     with SimulatorProcess(config) as simulator:
         yield simulator.url
+
+
+def simulator_config(settings: Settings, port: int = 0) -> SimulatorConfig:
+    """The simulator the settings describe. Its public pool is the client's weight budget, and its
+    unified pool (KuCoin: 200 weight per 3 s against 2000 per 30 s) scales with it."""
+    return SimulatorConfig(
+        seed=settings.sim_seed,
+        n_contracts=settings.sim_contracts,
+        port=port,
+        faults=settings.sim_faults,
+        rate_limit_public=settings.weight_budget,
+        rate_limit_unified=max(200, settings.weight_budget // 10),
+    )

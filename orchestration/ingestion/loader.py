@@ -15,7 +15,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from models.rejections import Rejection, to_json
+from models.rejections import Rejection, storable, to_json
 from models.tables import RawTable
 from orchestration.ingestion.batches import LoadCounts
 
@@ -129,7 +129,7 @@ def _quarantine(conn: psycopg.Connection, table: RawTable, batch_id: int, stage:
     )
     with conn.cursor().copy(copy_sql) as copy:
         for r in rejections:
-            values = [batch_id, stage, r.rule, r.detail, r.symbol, r.record_json()]
+            values = [batch_id, stage, storable(r.rule), storable(r.detail), storable(r.symbol), r.record_json()]
             if table.quarantine_time_column:
                 values.insert(5, r.key_time)
             copy.write_row(values)

@@ -20,10 +20,19 @@ from orchestration.resources.exchange import ExchangeClient, KucoinFuturesResour
 
 @dataclass(frozen=True)
 class SymbolSpan:
+    """What a batch asked for one symbol: the span of a time-series request (None for a
+    snapshot), the rows received, and whether the symbol's data arrived whole."""
+
     symbol: str
-    start: datetime
-    end: datetime
+    start: datetime | None
+    end: datetime | None
     rows_fetched: int
+    error: str | None = None  # set when the symbol failed: nothing of it is loaded
+    retryable: bool = False  # the failure may not recur (the exchange was unavailable, not refusing)
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.error is not None else "succeeded"
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,8 @@ class Fetched:
     accepted: pd.DataFrame
     rejections: list[Rejection]
     checksum: str
-    spans: list[SymbolSpan] = field(default_factory=list)  # per-symbol requests, for time-series loads
+    spans: list[SymbolSpan] = field(default_factory=list)  # per-symbol outcomes of multi-symbol loads
+    gaps: list[tuple[str, datetime]] = field(default_factory=list)  # (symbol, time) requested but not served
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class BatchResult:
     counts: LoadCounts
     request_count: int
     checksum: str
+    failed: list[SymbolSpan] = field(default_factory=list)
 
 
 def checksum_of(records: object) -> str:
@@ -62,7 +73,7 @@ async def run_batch(
         except BaseException as error:
             await asyncio.to_thread(fail_batch, url, batch_id, f"{type(error).__name__}: {error}", client.request_count)
             raise
-    return BatchResult(batch_id, counts, client.request_count, fetched.checksum)
+    return BatchResult(batch_id, counts, client.request_count, fetched.checksum, [s for s in fetched.spans if s.error])
 
 
 def _write(url: str, table: RawTable, batch_id: int, fetched: Fetched, request_count: int) -> LoadCounts:
@@ -70,9 +81,13 @@ def _write(url: str, table: RawTable, batch_id: int, fetched: Fetched, request_c
         counts = load_rows(conn, table, batch_id, fetched.accepted, fetched.rejections)
         if fetched.spans:
             with conn.cursor().copy(
-                "copy raw.load_batch_symbols (batch_id, symbol, span_start, span_end, rows_fetched) from stdin"
+                "copy raw.load_batch_symbols (batch_id, symbol, span_start, span_end, rows_fetched, status, error) from stdin"
             ) as copy:
                 for span in fetched.spans:
-                    copy.write_row((batch_id, span.symbol, span.start, span.end, span.rows_fetched))
+                    copy.write_row((batch_id, span.symbol, span.start, span.end, span.rows_fetched, span.status, span.error))
+        if fetched.gaps:
+            with conn.cursor().copy("copy raw.load_batch_gaps (batch_id, symbol, missing_at) from stdin") as copy:
+                for symbol, missing_at in fetched.gaps:
+                    copy.write_row((batch_id, symbol, missing_at))
         complete_batch(conn, batch_id, counts, request_count, fetched.checksum)
     return counts

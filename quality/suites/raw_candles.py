@@ -1,4 +1,5 @@
-"""Gate on raw.candles_1m for a window of open times: keys, OHLC consistency, volumes, completeness."""
+"""Gates on raw.candles_1m for a window of open times: keys, OHLC consistency, volumes, every
+requested minute accounted for (blocking); every requested minute stored (completeness, a warning)."""
 
 from __future__ import annotations
 
@@ -12,30 +13,46 @@ NAME = "raw_candles_1m"
 KEY_COLUMNS = ("symbol", "open_time")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
-# Every minute a succeeded batch requested for a symbol inside the window must be stored once.
-# range_agg merges the spans of overlapping batches (re-runs, different chunkings).
-_MINUTES_COMPLETE = """
-with requested as (
+# The minutes succeeded candle loads asked for in the window, per symbol. range_agg merges the
+# spans of overlapping batches (re-runs, different chunkings).
+_REQUESTED = """
+requested as (
     select s.symbol,
            unnest(range_agg(tstzrange(s.span_start, s.span_end))
                   * tstzmultirange(tstzrange('{start}', '{end}'))) as span
     from raw.load_batch_symbols s
     join raw.load_batches b using (batch_id)
-    where b.status = 'succeeded' and b.window_start < '{end}' and b.window_end > '{start}'
+    where b.asset = 'kucoin_candles_1m' and b.status = 'succeeded' and s.status = 'succeeded'
+      and b.window_start < '{end}' and b.window_end > '{start}'
     group by s.symbol
 ),
-expected as (
-    select symbol, sum(extract(epoch from upper(span) - lower(span)) / 60)::bigint as expected_minutes
+requested_minutes as (
+    select requested.symbol, minute
     from requested
-    group by symbol
-),
-stored as (
-    select symbol, count(*) as stored_minutes from {{batch}} as window_candles group by symbol
-)
-select e.symbol, e.expected_minutes, coalesce(s.stored_minutes, 0) as stored_minutes
-from expected e
-left join stored s using (symbol)
-where coalesce(s.stored_minutes, 0) <> e.expected_minutes
+    cross join lateral generate_series(lower(requested.span), upper(requested.span) - interval '1 minute', interval '1 minute') as minute
+)"""
+
+# Every requested minute is accounted for: stored, refused at load (quarantined with its rule),
+# or recorded as not served by the exchange. A minute that is none of these was lost.
+_MINUTES_ACCOUNTED_FOR = """
+with {requested}
+select requested_minutes.symbol, requested_minutes.minute
+from requested_minutes
+where not exists (select 1 from {{batch}} as stored where stored.symbol = requested_minutes.symbol and stored.open_time = requested_minutes.minute)
+  and not exists (select 1 from quarantine.candles_1m q
+                  where q.stage = 'load' and q.symbol = requested_minutes.symbol and q.open_time = requested_minutes.minute)
+  and not exists (select 1 from raw.load_batch_gaps g
+                  where g.symbol = requested_minutes.symbol and g.missing_at = requested_minutes.minute)
+"""
+
+# Every requested minute is stored: what the exchange did not serve is missing here.
+_MINUTES_COMPLETE = """
+with {requested}
+select requested_minutes.symbol, count(*) as missing_minutes
+from requested_minutes
+left join {{batch}} as stored on stored.symbol = requested_minutes.symbol and stored.open_time = requested_minutes.minute
+where stored.symbol is null
+group by requested_minutes.symbol
 """
 
 
@@ -56,16 +73,33 @@ def suite(start: datetime, end: datetime) -> SuiteSpec:
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="open", column_B="low", or_equal=True, meta={"rule": "low_lte_open"}),
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="close", column_B="low", or_equal=True, meta={"rule": "low_lte_close"}),
         unexpected_rows(
-            "minutes_complete",
-            "Every minute requested for a symbol in the window is stored exactly once.",
-            _MINUTES_COMPLETE.format(start=s, end=e),
+            "minutes_accounted_for",
+            "Every minute requested for a symbol in the window is stored, quarantined with its rule, or recorded as not served.",
+            _MINUTES_ACCOUNTED_FOR.format(requested=_REQUESTED.format(start=s, end=e)),
         ),
     ]
-    query = (
-        "select symbol, open_time, open, high, low, close, volume, batch_id from raw.candles_1m "
-        f"where open_time >= '{s}' and open_time < '{e}'"
+    return SuiteSpec(name=NAME, batch_query=_window_query(s, e), expectations=expectations, key_columns=KEY_COLUMNS)
+
+
+def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
+    """Every requested minute stored: fails on the exchange's own gaps, so it warns rather than blocks."""
+    s, e = _literal(start), _literal(end)
+    return SuiteSpec(
+        name=f"{NAME}_completeness",
+        batch_query=_window_query(s, e),
+        expectations=[
+            unexpected_rows(
+                "minutes_complete",
+                "Every minute requested for a symbol in the window is stored.",
+                _MINUTES_COMPLETE.format(requested=_REQUESTED.format(start=s, end=e)),
+            )
+        ],
+        key_columns=KEY_COLUMNS,
     )
-    return SuiteSpec(name=NAME, batch_query=query, expectations=expectations, key_columns=KEY_COLUMNS)
+
+
+def _window_query(s: str, e: str) -> str:
+    return f"select symbol, open_time, open, high, low, close, volume, batch_id from raw.candles_1m where open_time >= '{s}' and open_time < '{e}'"
 
 
 def _literal(moment: datetime) -> str:

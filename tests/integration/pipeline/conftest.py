@@ -4,6 +4,8 @@ and the project's Dagster code location run in process."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from orchestration.platform import write_dagster_home
 from orchestration.resources.database import ConnectionParams
 from orchestration.resources.dbt import prepare_manifest
 from orchestration.runs import run_job
+from orchestration.settings import KUCOIN_PUBLIC_WEIGHT_BUDGET
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultProfile
 from simulator.server import SimulatorProcess
@@ -50,10 +53,10 @@ class Pipeline:
     monkeypatch: pytest.MonkeyPatch
     simulators: list[SimulatorProcess] = field(default_factory=list)
 
-    def start_simulator(self, faults: FaultProfile = FaultProfile()) -> SimulatorProcess:
+    def start_simulator(self, faults: FaultProfile = FaultProfile(), **settings: Any) -> SimulatorProcess:
         """Start an exchange (stopping the current one) and point the code location at it."""
         self.stop_simulator()
-        config = SimulatorConfig(n_contracts=UNIVERSE, now_ms=int(EXCHANGE_NOW.timestamp() * 1000), faults=faults)
+        config = SimulatorConfig(n_contracts=UNIVERSE, now_ms=int(EXCHANGE_NOW.timestamp() * 1000), faults=faults, **settings)
         simulator = SimulatorProcess(config).__enter__()
         self.simulators.append(simulator)
         self.monkeypatch.setenv("ZMART_SIM_URL", simulator.url)
@@ -63,10 +66,15 @@ class Pipeline:
         while self.simulators:
             self.simulators.pop().__exit__()
 
-    def run(self, job: str, first: str | None = None, last: str | None = None) -> dg.ExecuteInProcessResult:
+    def run(self, job: str, first: str | None = None, last: str | None = None, assets: list[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
         from orchestration.definitions import defs
 
-        return run_job(defs, self.instance, job, (first, last or first) if first else None)
+        return run_job(defs, self.instance, job, (first, last or first) if first else None, assets=assets)
+
+    def status(self) -> dict[str, Any]:
+        """The running simulator's /_sim/status: what it served, refused and injected."""
+        with urllib.request.urlopen(self.simulators[-1].url + "/_sim/status", timeout=30) as response:
+            return json.loads(response.read())
 
     def query(self, statement: str, params: Any = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.url) as conn:
@@ -96,6 +104,8 @@ def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, m
         "ZMART_DATABASE_URL": url,
         "ZMART_EXCHANGE": "sim",
         "ZMART_MAX_SYMBOLS": str(SYMBOLS),
+        "ZMART_EXCHANGE_WEIGHT_BUDGET": str(KUCOIN_PUBLIC_WEIGHT_BUDGET),
+        "ZMART_EXCHANGE_TIMEOUT_MS": "10000",
         "DAGSTER_HOME": str(dagster_home),
     }.items():
         monkeypatch.setenv(key, value)

@@ -79,7 +79,7 @@ def test_a_day_end_to_end_then_the_same_partitions_again_change_nothing(pipeline
                for _, _, n, inserted, unchanged, quarantined, status in rerun_batches)
 
 
-def test_an_exchange_crash_mid_partition_fails_cleanly_and_a_rerun_completes(pipeline: Pipeline) -> None:
+def test_an_exchange_crash_mid_partition_keeps_whole_symbols_fails_clearly_and_a_rerun_completes(pipeline: Pipeline) -> None:
     pipeline.start_simulator()
     assert pipeline.run("contracts_snapshot").success
     # One kline request per symbol for an hour: the exchange dies after answering five of twelve.
@@ -88,19 +88,23 @@ def test_an_exchange_crash_mid_partition_fails_cleanly_and_a_rerun_completes(pip
 
     assert not failed.success
     assert crashed.returncode is not None  # the exchange process really died
-    messages = failure_messages(failed)
-    # the first attempt names the request that broke; Dagster's retries then find the exchange gone
+    messages = [m for m in failure_messages(failed) if m.startswith("raw__kucoin_candles_1m")]
+    # the first attempt keeps what arrived and names the request that broke; Dagster's retries
+    # then find the exchange gone and say so
     first_attempt, last_attempt = messages[0], messages[-1]
-    assert first_attempt.startswith("raw__kucoin_candles_1m (retried): ") and "GET /api/v1/kline/query" in first_attempt
-    assert "failed after 4 attempts" in first_attempt and crashed.url in first_attempt
+    assert first_attempt.startswith("raw__kucoin_candles_1m (retried): ") and "7 symbols failed and will be retried" in first_attempt
+    assert "GET /api/v1/kline/query" in first_attempt and crashed.url in first_attempt
     assert last_attempt.startswith("raw__kucoin_candles_1m: ") and "ConnectionRefusedError" in last_attempt
-    assert pipeline.query("select count(*) from raw.candles_1m") == [(0,)]  # nothing of the partition was kept
+
     ledger = pipeline.query(
-        "select status, rows_in, error from raw.load_batches where asset = 'kucoin_candles_1m' order by batch_id"
+        "select s.symbol, s.status, s.rows_fetched, s.error from raw.load_batch_symbols s "
+        "join raw.load_batches b using (batch_id) where b.asset = 'kucoin_candles_1m' and b.status = 'succeeded'"
     )
-    assert len(ledger) == 3  # one batch per attempt (Dagster retries the step twice), each failed and empty
-    assert all(status == "failed" and rows == 0 and crashed.url in error for status, rows, error in ledger)
-    assert "GET /api/v1/kline/query" in ledger[0][2]
+    kept = {symbol for symbol, status, rows, _ in ledger if status == "succeeded" and rows == 60}
+    lost = {symbol for symbol, status, rows, error in ledger if status == "failed" and rows == 0 and "kline/query" in error}
+    assert len(kept) == 5 and len(lost) == 7
+    stored = dict(pipeline.query("select symbol, count(*) from raw.candles_1m group by symbol"))
+    assert stored == {symbol: 60 for symbol in kept}  # the symbols that arrived, whole; nothing of the others
     assert not any(key.startswith(("staging/", "intermediate/", "marts/", "portfolio/")) for key in materialized(failed))
 
     pipeline.start_simulator()  # the exchange is back
@@ -121,7 +125,7 @@ def test_a_candle_with_high_below_low_fails_the_gate_and_stops_dbt(pipeline: Pip
     result = pipeline.run("market_pipeline", hour(7))
 
     assert checks(result)["raw_candles_1m_gate"] is False
-    assert materialized(result) == {"raw/kucoin_candles_1m"}  # nothing downstream of the gate ran
+    assert materialized(result) == {"raw/kucoin_candles_1m", "raw/kucoin_open_interest"}  # nothing downstream of the gate ran
     assert not result.success
 
     # Exactly the candles the exchange served inverted were moved to quarantine, with the rule.

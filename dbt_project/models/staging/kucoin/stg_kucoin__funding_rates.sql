@@ -1,0 +1,7 @@
+-- One row per funding settlement of a perpetual.
+select
+    symbol,
+    funding_time,
+    funding_rate,
+    batch_id
+from {{ source('raw', 'funding_rates') }}

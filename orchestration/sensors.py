@@ -1,0 +1,107 @@
+"""Sensors: new listings get their history, missing minutes get re-fetched, failed runs get recorded."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from orchestration.ingestion.monitoring import candle_gaps, latest_snapshot_time, new_listings, record_run_failure
+from orchestration.jobs import market_pipeline
+from orchestration.partitions import HISTORY_START, hourly, range_tags
+from orchestration.resources.database import PostgresResource
+from orchestration.resources.ingestion import IngestionPolicy
+
+# How far back a new listing's history is loaded, and how far back gaps are looked for.
+LISTING_LOOKBACK = timedelta(days=7)
+GAP_LOOKBACK = timedelta(hours=48)
+_EXCHANGE_OPS = ("raw__kucoin_candles_1m", "raw__kucoin_open_interest")
+
+
+def _symbols_config(symbols: list[str]) -> dict[str, object]:
+    return {"ops": {op: {"config": {"symbols": symbols}} for op in _EXCHANGE_OPS}}
+
+
+def _last_closed_hour() -> datetime | None:
+    key = hourly.get_last_partition_key()
+    return datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC) if key else None
+
+
+def _key(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d-%H:%M")
+
+
+@dg.sensor(
+    job=market_pipeline,
+    minimum_interval_seconds=300,
+    description=(
+        "When a contract the pipeline follows appears in a new contracts snapshot, runs the market pipeline over "
+        "its history (up to 7 days) for that contract only."
+    ),
+)
+def new_listing_sensor(context: dg.SensorEvaluationContext, database: PostgresResource, ingestion: IngestionPolicy) -> dg.SensorResult:
+    # The cursor is the newest contracts snapshot already looked at; a first evaluation looks back a week.
+    after = datetime.fromisoformat(context.cursor) if context.cursor else datetime.now(UTC) - LISTING_LOOKBACK
+    listings = new_listings(database.url, after, ingestion.max_symbols)
+    last = _last_closed_hour()
+    requests = []
+    for listing in listings if last is not None else []:
+        first = max(listing.listed_from.replace(minute=0, second=0, microsecond=0), last - LISTING_LOOKBACK, HISTORY_START)
+        if first > last:
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"listing:{listing.snapshot_time.isoformat()}:{','.join(listing.symbols)}",
+                run_config=_symbols_config(list(listing.symbols)),
+                tags={**range_tags(_key(first), _key(last)), "zmart/trigger": "new_listing"},
+            )
+        )
+    newest = latest_snapshot_time(database.url)
+    cursor = max(after, newest) if newest else after
+    return dg.SensorResult(run_requests=requests, cursor=cursor.isoformat())
+
+
+@dg.sensor(
+    job=market_pipeline,
+    minimum_interval_seconds=600,
+    description=(
+        "Finds followed contracts with fewer stored 1m candles than they traded in the last 48 loaded hours and "
+        "re-fetches them (then rebuilds the windows from the earliest gap on)."
+    ),
+)
+def gap_repair_sensor(context: dg.SensorEvaluationContext, database: PostgresResource, ingestion: IngestionPolicy) -> dg.SensorResult | dg.SkipReason:
+    last = _last_closed_hour()
+    if last is None:
+        return dg.SkipReason("no closed hour yet")
+    end = last + timedelta(hours=1)
+    gaps = candle_gaps(database.url, end - GAP_LOOKBACK, end, ingestion.max_symbols)
+    if not gaps:
+        return dg.SkipReason("no missing minutes in the last 48 loaded hours")
+    symbols = sorted({g.symbol for g in gaps})
+    first = min(g.hour for g in gaps)
+    missing = sum(g.expected_minutes - g.stored_minutes for g in gaps)
+    context.log.info(f"{missing} minutes missing for {len(symbols)} symbols since {first:%Y-%m-%d %H:%M}")
+    # The same gaps yield the same run key: a gap the exchange itself has is asked for once, not forever.
+    run_key = f"gaps:{_key(first)}:{','.join(symbols)}:{missing}"
+    request = dg.RunRequest(
+        run_key=run_key,
+        run_config=_symbols_config(symbols),
+        tags={**range_tags(_key(first), _key(last)), "zmart/trigger": "gap_repair"},
+    )
+    return dg.SensorResult(run_requests=[request])
+
+
+@dg.run_failure_sensor(
+    name="run_failure_recorder",
+    monitor_all_code_locations=False,
+    description="Records every failed run (job, partitions, failed steps, error) in meta.run_failures.",
+)
+def run_failure_recorder(context: dg.RunFailureSensorContext, database: PostgresResource) -> None:
+    run = context.dagster_run
+    tags = run.tags
+    partitions = tags.get("dagster/asset_partition_range_start")
+    partition_range = f"{partitions}..{tags.get('dagster/asset_partition_range_end')}" if partitions else tags.get("dagster/partition")
+    steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    messages = [e.event_specific_data.error.message.strip() for e in context.get_step_failure_events() if e.event_specific_data and e.event_specific_data.error]
+    message = "; ".join(messages) or context.failure_event.message or "failed"
+    record = context.instance.get_run_record_by_id(run.run_id)
+    failed_at = record.update_timestamp if record else datetime.now(UTC)
+    record_run_failure(database.url, run.run_id, run.job_name, partition_range, steps, message, failed_at)
