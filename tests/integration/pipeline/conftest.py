@@ -56,7 +56,8 @@ class Pipeline:
     def start_simulator(self, faults: FaultProfile = FaultProfile(), **settings: Any) -> SimulatorProcess:
         """Start an exchange (stopping the current one) and point the code location at it."""
         self.stop_simulator()
-        config = SimulatorConfig(n_contracts=UNIVERSE, now_ms=int(EXCHANGE_NOW.timestamp() * 1000), faults=faults, **settings)
+        defaults: dict[str, Any] = {"n_contracts": UNIVERSE, "now_ms": int(EXCHANGE_NOW.timestamp() * 1000)}
+        config = SimulatorConfig(faults=faults, **{**defaults, **settings})
         simulator = SimulatorProcess(config).__enter__()
         self.simulators.append(simulator)
         self.monkeypatch.setenv("ZMART_SIM_URL", simulator.url)
