@@ -24,6 +24,7 @@ from orchestration.settings import load_settings
 # Bound to the terminal: the pipeline's own output is redirected to a log file while it runs.
 console = Console(file=sys.stdout, soft_wrap=True)
 REPORTED_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "portfolio")
+_GX_CHECK_SUFFIXES = ("_gate", "_completeness")  # the Great Expectations checks (orchestration/checks)
 
 
 @click.command()
@@ -102,14 +103,19 @@ def _row_counts(conn: psycopg.Connection) -> Table:
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> Table:
+    """The GX checks one by one, the dbt tests as a count; anything that failed is listed."""
     evaluations = result.get_asset_check_evaluations()
-    table = Table(title=f"checks: {sum(e.passed for e in evaluations)} of {len(evaluations)} passed", show_edge=False)
+    passed = sum(e.passed for e in evaluations)
+    table = Table(title=f"checks: {passed} of {len(evaluations)} passed", show_edge=False)
     table.add_column("asset")
     table.add_column("check")
     table.add_column("result")
+    dbt_tests = [e for e in evaluations if not e.check_name.endswith(_GX_CHECK_SUFFIXES)]
     for e in sorted(evaluations, key=lambda e: (e.passed, e.asset_key.to_user_string(), e.check_name)):
-        if not e.passed or not e.check_name.startswith(("not_null", "unique", "accepted_values", "relationships")):
-            table.add_row(e.asset_key.to_user_string(), e.check_name, "[green]passed[/green]" if e.passed else "[red]FAILED[/red]")
+        if e.check_name.endswith(_GX_CHECK_SUFFIXES) or not e.passed:
+            verdict = "[green]passed[/green]" if e.passed else ("[yellow]warning[/yellow]" if e.severity == dg.AssetCheckSeverity.WARN else "[red]FAILED[/red]")
+            table.add_row(e.asset_key.to_user_string(), e.check_name, verdict)
+    table.add_row("dbt", f"{len(dbt_tests)} data tests on {len({e.asset_key for e in dbt_tests})} models", f"{sum(e.passed for e in dbt_tests)} passed")
     return table
 
 
