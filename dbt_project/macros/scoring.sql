@@ -1,9 +1,4 @@
-{#- Parameters shared by the indicator and score models. -#}
-
-{% macro indicator_parameters() %}
-    {#- TA-Lib time periods of the indicators in int_indicators_1h (column names carry them). -#}
-    {{ return({"sma_period": 20, "rsi_period": 14}) }}
-{% endmacro %}
+{#- Parameters of the score model (the indicator parameters are in indicator_parameters.sql). -#}
 
 {% macro score_components() %}
     {#- The components fct_symbol_scores computes, each ranked cross-sectionally per score_time.

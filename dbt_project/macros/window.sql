@@ -107,3 +107,62 @@
     {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_start() ~ offset
               ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ window_end() ~ offset) }}
 {%- endmacro %}
+
+{#-
+    Buckets longer than an hour (4h, 1d bars) straddle hour windows: a run rebuilds every bucket
+    that overlaps its window, from all the rows of the bucket (the whole UTC day for a 1d bar,
+    also the hours after window_end if they are already built), so each bucket always holds
+    exactly what a full refresh would put in it. Buckets are aligned on a grid from 2000-01-01
+    00:00 UTC (UTC days, 4-hour blocks from midnight); for buckets of an hour or less the grid
+    bounds are the window bounds themselves.
+-#}
+
+{% macro _bucket_floor(moment, bucket_seconds) %}
+    {%- set epoch = moment.timestamp() | int -%}
+    {{ return(modules.datetime.datetime.fromtimestamp(epoch - epoch % bucket_seconds, modules.pytz.utc)) }}
+{% endmacro %}
+
+{% macro bucket_window_start(bucket_seconds) -%}
+    {#- Start of the first bucket overlapping the build window ('-infinity' when the table is
+        being created or the window is unbounded). -#}
+    {%- set start = window_bounds()[0] -%}
+    {%- if is_incremental() and start is not none -%}
+        {{- timestamptz_literal(_bucket_floor(start, bucket_seconds), "-infinity") -}}
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro bucket_window_end(bucket_seconds) -%}
+    {#- End of the last bucket overlapping the window: window_end rounded up to the grid. -#}
+    {%- set end = window_bounds()[1] -%}
+    {%- if end is none -%}
+        'infinity'::timestamptz
+    {%- else -%}
+        {%- set floor = _bucket_floor(end, bucket_seconds) -%}
+        {%- set ceiling = floor if floor == end else floor + modules.datetime.timedelta(seconds=bucket_seconds) -%}
+        {{- timestamptz_literal(ceiling, "infinity") -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro in_bucket_window(column, bucket_seconds) -%}
+    {#- Predicate: `column` lies in a bucket this run rebuilds. -#}
+    {{ column }} >= {{ bucket_window_start(bucket_seconds) }} and {{ column }} < {{ bucket_window_end(bucket_seconds) }}
+{%- endmacro %}
+
+{% macro window_bucket_start(bucket_seconds) -%}
+    {#- window_start rounded down to the bucket grid ('-infinity' when unset), whether or not the
+        table exists (for delete predicates and data tests). -#}
+    {%- set start = window_bounds()[0] -%}
+    {%- if start is none -%}
+        '-infinity'::timestamptz
+    {%- else -%}
+        {{- timestamptz_literal(_bucket_floor(start, bucket_seconds), "-infinity") -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro bucket_delete_predicate(column, bucket_seconds) -%}
+    {#- The incremental_predicates entry of a bucketed model (see window_delete_predicate). -#}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_bucket_start(bucket_seconds)
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ bucket_window_end(bucket_seconds)) }}
+{%- endmacro %}

@@ -14,6 +14,10 @@
     running sum while n < period and the smoothed average from n = period on. The third argument
     seeds the recursion: an incremental run passes the state stored on the last row before its
     window, so the smoothing continues exactly where the previous run stopped.
+
+    The indicator functions and aggregates (EMA, TA-Lib's running sums, ATR's Wilder average,
+    directional movement, money flow, exact fused multiply-add) are in indicator_functions.sql,
+    created within the same transaction.
 -#}
 {% macro create_zmart_functions() %}
 begin;
@@ -71,13 +75,15 @@ create or replace function zmart_fn.rsi(avg_gain double precision, avg_loss doub
 returns double precision
 language sql immutable parallel safe
 as $fn$
+    -- TA-Lib 0.8 tests the sum for exactly 0 (both averages are >= 0); its former band of
+    -- +-1e-8 zeroed the RSI of contracts quoted below ~1e-7
     select case
-        when $1 + $2 > -0.00000001 and $1 + $2 < 0.00000001 then 0.0::double precision  -- TA-Lib: TA_IS_ZERO -> 0
+        when $1 + $2 = 0 then 0.0::double precision
         else 100.0 * ($1 / ($1 + $2))
     end
 $fn$;
 comment on function zmart_fn.rsi(double precision, double precision) is
-    'Relative strength index from Wilder-smoothed average gain and loss, as TA-Lib computes it (0 when both are ~0).';
+    'Relative strength index from Wilder-smoothed average gain and loss, as TA-Lib computes it (0 when both are 0).';
 
 create or replace aggregate zmart_fn.array_cat_agg(anycompatiblearray) (
     sfunc = array_cat,
@@ -105,5 +111,7 @@ end;
 $fn$;
 comment on function zmart_fn.assert_true(boolean, text) is
     'Returns true, or fails the statement with message when condition is not true (guards inside model SQL).';
+
+{{ create_indicator_functions() }}
 commit;
 {% endmacro %}

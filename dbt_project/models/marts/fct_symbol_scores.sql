@@ -12,7 +12,7 @@
         ],
     )
 }}
-{%- set sma_period = indicator_parameters()["sma_period"] -%}
+{%- set sma_period = score_indicator_columns()["sma_period"] -%}
 {%- set version = scoring_algorithm_version() -%}
 {%- set components = score_components() -%}
 {%- set score_input_columns = [
@@ -43,9 +43,14 @@ with version_parameters as (
 ),
 
 window_indicators as (
-    select symbol, bucket_start, close, sma_20, rsi_14
-    from {{ ref("int_indicators_1h") }}
-    where {{ in_build_window("bucket_start") }}
+    -- the indicators the components use: SMA(20) (with the close) and RSI(14) of each 1h bar
+    select moving_averages.symbol, moving_averages.bucket_start, moving_averages.close, moving_averages.sma_20, momentum.rsi_14
+    from {{ ref("int_indicators_1h_moving_averages") }} as moving_averages
+    inner join {{ ref("int_indicators_1h_momentum") }} as momentum
+        on momentum.symbol = moving_averages.symbol
+        and momentum.bucket_start = moving_averages.bucket_start
+    where {{ in_build_window("moving_averages.bucket_start") }}
+      and {{ in_build_window("momentum.bucket_start") }}
 ),
 
 -- The window's bars and those before it that its lookbacks reach: the 24 hours of turnover
@@ -75,7 +80,7 @@ bar_lookbacks as (
         symbol,
         bucket_start,
         is_complete,
-        sum(turnover_quote) over turnover_24h as turnover_quote_24h,
+        (sum(turnover_quote) over turnover_24h)::double precision as turnover_quote_24h,
         least(min(bucket_start) over sma_frame, bucket_start - interval '23 hours') as data_window_start,
         zmart_fn.sorted_distinct(
             zmart_fn.array_cat_agg(batch_ids) over turnover_24h || zmart_fn.array_cat_agg(batch_ids) over sma_frame

@@ -1,6 +1,6 @@
 """Deterministic synthetic raw data for the dbt tests, and the expectations derived from it.
 
-Twelve contracts over three days of 1-minute candles (2026-11-01 00:00 .. 2026-11-04 00:00 UTC):
+Thirteen contracts over three days of 1-minute candles (2026-11-01 00:00 .. 2026-11-04 00:00 UTC):
 linear contracts of several multipliers and one inverse contract (XBTUSDM, 1 USD per lot), with
 
 * a flat stretch: ETHUSDTM trades at one price for eight hours (price change 0 each hour);
@@ -9,7 +9,10 @@ linear contracts of several multipliers and one inverse contract (XBTUSDM, 1 USD
   zero-movement branch) and is absent from the first contracts snapshot;
 * a delisting: DOTUSDTM stops trading at hour 48 and is absent from the second snapshot;
 * a multiplier change: LINKUSDTM's multiplier differs between the two snapshots;
-* an hour of XBTUSDTM whose minutes came in two load batches.
+* an hour of XBTUSDTM whose minutes came in two load batches;
+* a contract quoted around 2e-7 (MICROUSDTM): hourly moves of ~1e-10 and money flows below 1,
+  where fixed-epsilon zero tests (TA-Lib's former 1e-8 band, MFI's former threshold of 1) would
+  zero the oscillators.
 
 Every value is generated from fixed seeds; volumes are whole lots.
 """
@@ -58,6 +61,7 @@ INSTRUMENTS = (
     Instrument("DOTUSDTM", 6.0, (1.0, 1.0), last_hour=48),
     Instrument("BNBUSDTM", 600.0, (0.01, 0.01)),
     Instrument("NEWUSDTM", 2.0, (1.0, 1.0), first_hour=36),
+    Instrument("MICROUSDTM", 2e-7, (1.0, 1.0)),
 )
 FLAT_HOURS = {"ETHUSDTM": range(30, 38), "NEWUSDTM": range(36, 52)}
 GAP_HOURS = {"SOLUSDTM": range(40, 43)}
@@ -83,12 +87,13 @@ def minute_candles(instrument: Instrument, seed: int) -> pd.DataFrame:
     hour_of = (times - pd.Timestamp(START)) // pd.Timedelta(hours=1)
     flat = np.isin(hour_of, list(FLAT_HOURS.get(instrument.symbol, ())))
     returns[flat] = 0.0
-    closes = np.round(instrument.price * np.exp(np.cumsum(returns)), 6)
-    opens = np.concatenate([[np.round(instrument.price, 6)], closes[:-1]])
+    decimals = 6 if instrument.price >= 0.001 else 13  # ~6 significant digits for the micro-priced contract
+    closes = np.round(instrument.price * np.exp(np.cumsum(returns)), decimals)
+    opens = np.concatenate([[np.round(instrument.price, decimals)], closes[:-1]])
     wiggle = np.abs(rng.normal(0.0, 0.0005, (2, minutes)))
     wiggle[:, flat] = 0.0
-    highs = np.round(np.maximum(opens, closes) * (1 + wiggle[0]), 6)
-    lows = np.round(np.minimum(opens, closes) * (1 - wiggle[1]), 6)
+    highs = np.round(np.maximum(opens, closes) * (1 + wiggle[0]), decimals)
+    lows = np.round(np.minimum(opens, closes) * (1 - wiggle[1]), decimals)
     volumes = rng.integers(1, 500, minutes).astype(float)
     frame = pd.DataFrame(
         {"symbol": instrument.symbol, "open_time": times, "open": opens, "high": highs, "low": lows, "close": closes, "volume": volumes}
@@ -242,6 +247,67 @@ def contract_in_force(contracts: pd.DataFrame, symbol: str, bucket_end: pd.Times
     own = contracts.loc[contracts["symbol"] == symbol].sort_values("snapshot_time")
     before = own.loc[own["snapshot_time"] <= bucket_end]
     return (before if len(before) else own).iloc[-1 if len(before) else 0]
+
+
+def as_numeric(value: float) -> Decimal:
+    """A double as PostgreSQL casts it to numeric (15 significant digits)."""
+    return Decimal(f"{value:.15g}")
+
+
+def converted_minutes(data: Synthetic) -> pd.DataFrame:
+    """Each 1-minute candle with its volumes converted by the spec in force at the end of its UTC
+    hour: volume_base and turnover_quote as floats, and turnover_exact (plus volume_base_exact for
+    linear contracts) as the exact Decimal the numeric SQL must reproduce."""
+    minutes = data.candles.sort_values(["symbol", "open_time"]).reset_index(drop=True)
+    hour_end = minutes["open_time"].dt.floor("1h") + pd.Timedelta(hours=1)
+    specs = {
+        (symbol, end): contract_in_force(data.contracts, symbol, end)
+        for symbol, end in set(zip(minutes["symbol"], hour_end, strict=True))
+    }
+    base, turnover, base_exact, turnover_exact = [], [], [], []
+    for symbol, end, lots, close in zip(minutes["symbol"], hour_end, minutes["volume"], minutes["close"], strict=True):
+        spec = specs[(symbol, end)]
+        if spec["is_inverse"]:
+            base.append(lots / close)
+            turnover.append(lots)
+            base_exact.append(None)
+            turnover_exact.append(as_numeric(lots))
+        else:
+            base.append(lots * spec["multiplier"])
+            turnover.append(lots * spec["multiplier"] * close)
+            base_exact.append(as_numeric(lots) * as_numeric(spec["multiplier"]))
+            turnover_exact.append(as_numeric(lots) * as_numeric(spec["multiplier"]) * as_numeric(close))
+    return minutes.assign(
+        volume_base=base, turnover_quote=turnover, volume_base_exact=base_exact, turnover_exact=turnover_exact,
+        contract_batch_id=[int(specs[k]["batch_id"]) for k in zip(minutes["symbol"], hour_end, strict=True)],
+    )
+
+
+ROLLUP_FREQUENCIES = {"5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "1D"}
+
+
+def expected_candles(data: Synthetic, timeframe: str, minutes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """int_candles_<timeframe> computed independently with pandas from the minutes: UTC buckets
+    (4h blocks and days from midnight), buckets without candles dropped."""
+    minutes = converted_minutes(data) if minutes is None else minutes
+    frequency = ROLLUP_FREQUENCIES[timeframe]
+    bucket = minutes["open_time"].dt.floor(frequency)
+    grouped = minutes.assign(bucket_start=bucket).groupby(["symbol", "bucket_start"], sort=True)
+    result = grouped.agg(
+        open=("open", "first"), high=("high", "max"), low=("low", "min"), close=("close", "last"),
+        volume_lots=("volume", "sum"), minute_count=("volume", "size"), volume_base=("volume_base", "sum"),
+        turnover_quote=("turnover_quote", "sum"),
+    ).reset_index()
+    result["turnover_exact"] = grouped["turnover_exact"].apply(lambda values: sum(values, Decimal(0))).to_numpy()
+    result["volume_base_exact"] = grouped["volume_base_exact"].apply(
+        lambda values: None if any(v is None for v in values) else sum(values, Decimal(0))
+    ).to_numpy()
+    result["batch_ids"] = [
+        sorted({*map(int, rows["batch_id"]), *map(int, rows["contract_batch_id"])}) for _, rows in grouped
+    ]
+    result["bucket_end"] = result["bucket_start"] + pd.Timedelta(frequency)
+    result["is_complete"] = result["minute_count"] == pd.Timedelta(frequency) // pd.Timedelta(minutes=1)
+    return result
 
 
 def expected_candles_1h(data: Synthetic) -> pd.DataFrame:

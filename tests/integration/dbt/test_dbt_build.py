@@ -6,26 +6,32 @@ One database per module: synthetic raw data (tests/integration/dbt/synthetic.py)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-import talib
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import create_database
-from tests.integration.dbt import synthetic
+from tests.integration.dbt import indicator_reference, synthetic
 from tests.integration.dbt.dbt_cli import Dbt, fetch, window
 
 SEED_CSV = DBT_PROJECT_DIR / "seeds" / "scoring_algorithm_weights.csv"
 RELATIONS = (
     "staging.stg_kucoin__contracts", "staging.stg_kucoin__candles_1m", "staging.stg_kucoin__load_batches",
     "staging.stg_portfolio__evaluations", "staging.stg_portfolio__composition", "staging.stg_portfolio__decisions",
-    "intermediate.int_candles_1h", "intermediate.int_indicators_1h",
+    "intermediate.int_candles_5m", "intermediate.int_candles_15m", "intermediate.int_candles_1h",
+    "intermediate.int_candles_4h", "intermediate.int_candles_1d", "intermediate.int_returns_1h",
+    "intermediate.int_indicators_1h_moving_averages", "intermediate.int_indicators_1h_macd",
+    "intermediate.int_indicators_1h_momentum", "intermediate.int_indicators_1h_directional_movement",
+    "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
+    "intermediate.int_indicators_1h",
     "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
     "marts.scoring_algorithm_weights",
 )
@@ -101,25 +107,95 @@ def test_candles_1h_match_a_pandas_resample_of_the_minutes(built: Built) -> None
     assert inverse["is_inverse"].all() and (inverse["turnover_quote"] == inverse["volume_lots"]).all()
 
 
-def test_indicators_equal_talib_on_the_same_hourly_closes(built: Built) -> None:
+ROLLUPS = ("5m", "15m", "1h", "4h", "1d")
+
+
+def test_every_rollup_matches_a_pandas_resample_and_conserves_volume_exactly(built: Built) -> None:
+    minutes = synthetic.converted_minutes(built.data)
+    bars = {}
+    for timeframe in ROLLUPS:
+        expected = synthetic.expected_candles(built.data, timeframe, minutes)
+        actual = frame(built.url, f"select * from intermediate.int_candles_{timeframe} order by symbol, bucket_start")
+        bars[timeframe] = actual
+        assert actual[["symbol", "bucket_start", "bucket_end"]].equals(expected[["symbol", "bucket_start", "bucket_end"]]), timeframe
+        for column in ("open", "high", "low", "close", "volume_lots", "minute_count", "is_complete", "batch_ids"):
+            assert actual[column].tolist() == expected[column].tolist(), (timeframe, column)
+        # numeric, exact: the turnover of every bar and the base volume of linear contracts
+        assert actual["turnover_quote"].tolist() == expected["turnover_exact"].tolist(), timeframe
+        linear = expected["volume_base_exact"].notna()
+        assert actual.loc[linear, "volume_base"].tolist() == expected.loc[linear, "volume_base_exact"].tolist(), timeframe
+        # inverse contracts: lots / price per minute, a numeric quotient; equal to float precision
+        np.testing.assert_allclose(actual["volume_base"].to_numpy(float), expected["volume_base"].to_numpy(float), rtol=1e-12, atol=0)
+
+    # conservation: every timeframe adds up to the same totals per contract, to the last digit,
+    # and the lots to the raw candles' own sum
+    raw_lots = {symbol: Decimal(f"{total:.15g}") for symbol, total in fetch(built.url, "select symbol, sum(volume) from raw.candles_1m group by symbol")}
+    for column in ("volume_lots", "volume_base", "turnover_quote", "minute_count"):
+        totals = {timeframe: rows.groupby("symbol")[column].sum().to_dict() for timeframe, rows in bars.items()}
+        assert all(t == totals["5m"] for t in totals.values()), column
+    assert bars["1d"].groupby("symbol")["minute_count"].sum().to_dict() == minutes.groupby("symbol").size().to_dict()
+    assert bars["1d"].groupby("symbol")["volume_lots"].sum().to_dict() == raw_lots
+    # and bucket by bucket: each bar is the exact sum of the shorter bars it contains
+    for shorter, longer in zip(ROLLUPS, ROLLUPS[1:]):
+        inner = bars[shorter].assign(bucket_start=bars[shorter]["bucket_start"].dt.floor(synthetic.ROLLUP_FREQUENCIES[longer]))
+        sums = inner.groupby(["symbol", "bucket_start"])[["volume_lots", "volume_base", "turnover_quote", "minute_count"]].sum()
+        mine = bars[longer].set_index(["symbol", "bucket_start"])[sums.columns]
+        assert sums.equals(mine), (shorter, longer)
+
+
+def test_indicators_equal_talib_and_the_textbook_references(built: Built) -> None:
+    comparisons = indicator_reference.check_database(built.url)
+    print("\n" + indicator_reference.report(comparisons))
+    failures = [c for c in comparisons if not c.ok(rtol=1e-9)]
+    assert not failures, failures
+    assert {c.column for c in comparisons} >= {"sma_20", "rsi_14", "macd_hist", "adx_14", "mfi_14", "vwap_24"}
+    assert all(c.compared > 0 for c in comparisons)
+
     indicators = frame(built.url, "select * from intermediate.int_indicators_1h order by symbol, bucket_start")
     candles = frame(built.url, "select symbol, bucket_start, close from intermediate.int_candles_1h order by symbol, bucket_start")
     assert indicators[["symbol", "bucket_start", "close"]].equals(candles)
-    for symbol, rows in indicators.groupby("symbol"):
-        closes = rows["close"].to_numpy(float)
-        for column, reference in (("sma_20", talib.SMA(closes, 20)), ("rsi_14", talib.RSI(closes, 14))):
-            actual = rows[column].to_numpy(float)  # None -> nan
-            assert np.array_equal(np.isnan(actual), np.isnan(reference)), (symbol, column)
-            warm = ~np.isnan(reference)
-            np.testing.assert_allclose(actual[warm], reference[warm], rtol=1e-9, atol=0, err_msg=f"{symbol} {column}")
+    for _, rows in indicators.groupby("symbol"):
         assert rows["bar_number"].tolist() == list(range(1, len(rows) + 1))
-    # the flat start of the late listing takes TA-Lib's zero-movement branch (RSI 0)
-    new = indicators.loc[indicators["symbol"] == "NEWUSDTM"]
-    assert new["rsi_14"].iloc[14] == 0.0
+    # the flat start of the late listing takes TA-Lib's zero-movement branches
+    new = indicators.loc[indicators["symbol"] == "NEWUSDTM"].reset_index(drop=True)
+    assert new["rsi_14"].iloc[14] == 0.0 and new["roc_10"].iloc[10] == 0.0 and new["plus_di_14"].iloc[14] == 0.0
     # the gap is skipped, not filled: the bar after it is measured from the last bar before it
-    sol = indicators.loc[indicators["symbol"] == "SOLUSDTM"]
-    after_gap = sol.loc[sol["bucket_start"] == synthetic.START + pd.Timedelta(hours=max(synthetic.GAP_HOURS["SOLUSDTM"]) + 1)]
-    assert after_gap["hours_since_previous_bar"].tolist() == [len(synthetic.GAP_HOURS["SOLUSDTM"]) + 1]
+    sol = indicators.loc[indicators["symbol"] == "SOLUSDTM"].set_index("bucket_start")
+    after_gap = synthetic.START + pd.Timedelta(hours=max(synthetic.GAP_HOURS["SOLUSDTM"]) + 1)
+    before_gap = synthetic.START + pd.Timedelta(hours=min(synthetic.GAP_HOURS["SOLUSDTM"]) - 1)
+    assert sol.loc[after_gap, "hours_since_previous_bar"] == len(synthetic.GAP_HOURS["SOLUSDTM"]) + 1
+    assert sol.loc[after_gap, "log_return_1"] == np.log(sol.loc[after_gap, "close"] / sol.loc[before_gap, "close"])
+
+
+def test_every_model_and_column_is_documented(built: Built) -> None:
+    built.dbt.run("docs", "generate")
+    manifest = json.loads((built.dbt.work_dir / "target" / "manifest.json").read_text())
+    catalog = json.loads((built.dbt.work_dir / "target" / "catalog.json").read_text())
+    models = {
+        k: n for k, n in manifest["nodes"].items()
+        if n["resource_type"] == "model" and (n["schema"] == "intermediate" or n["name"] == "fct_symbol_scores")
+    }
+    for key, node in models.items():
+        assert node["description"].strip(), key
+        documented = {name for name, column in node["columns"].items() if column["description"].strip()}
+        actual = set(catalog["nodes"][key]["columns"])
+        assert documented == actual, (key, sorted(actual - documented), sorted(documented - actual))
+    # the lineage reaches every indicator from the raw candles
+    parents = {k: set(n.get("depends_on", {}).get("nodes", ())) for k, n in manifest["nodes"].items()}
+
+    def ancestors(node: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [node]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    for family in ("moving_averages", "macd", "momentum", "directional_movement", "volatility", "volume"):
+        lineage = ancestors(f"model.zmart.int_indicators_1h_{family}")
+        assert {"source.zmart.raw.candles_1m", "model.zmart.int_candles_5m", "model.zmart.int_candles_1h"} <= lineage, family
 
 
 def test_scores_carry_version_hash_window_and_batches(built: Built) -> None:
