@@ -39,7 +39,7 @@ def pg_cluster() -> Iterator[EmbeddedPostgres]:
         conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(TEMPLATE_DB), sql.Identifier(APP_ROLE)))
     apply_migrations(cluster.url(TEMPLATE_DB))
     yield cluster
-    cluster.stop()
+    cluster.stop(discard=True)  # deleted next: no shutdown checkpoint to wait for
     shutil.rmtree(root, ignore_errors=True)
 
 
