@@ -93,27 +93,47 @@ ticker_hours as (
 
 window_trades as (
     select
-        trades.symbol,
-        {{ bucket_of("trades.traded_at", "1 hour") }} as bucket_start,
-        trades.trade_id,
-        trades.ts_ns,
-        trades.trade_sequence,
-        trades.price,
-        trades.taker_side,
-        {{ lots_in_quote("trades.size_lots", "trades.price", "contract_in_force") }} as quote_notional,
-        trades.batch_id,
-        contract_in_force.batch_id as contract_batch_id
-    from {{ ref("stg_kucoin__trades") }} as trades
-    left join {{ contract_spec_in_force("trades.symbol", "trades.traded_at") }} as contract_in_force on true
-    where {{ in_build_window("trades.traded_at") }}
+        symbol,
+        {{ bucket_of("traded_at", "1 hour") }} as bucket_start,
+        traded_at,
+        trade_id,
+        ts_ns,
+        trade_sequence,
+        price,
+        size_lots,
+        taker_side,
+        batch_id
+    from {{ ref("stg_kucoin__trades") }}
+    where {{ in_build_window("traded_at") }}
+),
+
+spec_intervals as (
+    {{ contract_spec_intervals("window_trades") }}
+),
+
+converted_trades as (
+    -- each trade's quote notional with the contract spec in force at the trade
+    select
+        window_trades.symbol,
+        window_trades.bucket_start,
+        window_trades.trade_id,
+        window_trades.ts_ns,
+        window_trades.trade_sequence,
+        window_trades.price,
+        window_trades.taker_side,
+        {{ lots_in_quote("window_trades.size_lots", "window_trades.price", "spec_intervals") }} as quote_notional,
+        window_trades.batch_id,
+        spec_intervals.batch_id as contract_batch_id
+    from window_trades
+    inner join spec_intervals on {{ in_spec_interval("window_trades", "traded_at") }}
 ),
 
 tape as (
     select
-        window_trades.*,
+        converted_trades.*,
         lag(price) over symbol_hour_tape as previous_price,
         lag(batch_id) over symbol_hour_tape as previous_batch_id
-    from window_trades
+    from converted_trades
     window symbol_hour_tape as (partition by symbol, bucket_start order by ts_ns, trade_sequence, trade_id)
 ),
 

@@ -23,7 +23,8 @@
 --   depth of a side in band b: the sum over its levels in the band, in quote currency (linear:
 --                       lots x lot_base_quantity x price; inverse: lots x 1 USD) and in base (linear:
 --                       lots x lot_base_quantity; inverse: lots x 1 USD / price), numeric, with the
---                       contract spec in force at observed_at (macros/contract_specs.sql)
+--                       contract spec in force at observed_at (contract_spec_intervals,
+--                       macros/contract_specs.sql)
 --   imbalance_Nbps    = (bid lots - ask lots) / (bid lots + ask lots) in band N, in [-1, 1]; in lots,
 --                       i.e. of base quantities for a linear contract (the multiplier cancels) and of
 --                       quote notional for an inverse one (a lot is 1 USD); null when the band holds
@@ -47,6 +48,7 @@ books as (
         symbol,
         observed_at,
         book_sequence,
+        {{ bucket_of("observed_at", "1 hour") }} as bucket_start,
         max(requested_depth) as requested_depth,
         count(*) filter (where side = 'bid')::integer as bid_levels,
         count(*) filter (where side = 'ask')::integer as ask_levels,
@@ -59,17 +61,21 @@ books as (
     group by symbol, observed_at, book_sequence
 ),
 
+spec_intervals as (
+    {{ contract_spec_intervals("books") }}
+),
+
 book_specs as (
     select
         books.*,
         (books.best_bid + books.best_ask) / 2.0::double precision as mid_price,
-        contract_in_force.snapshot_time as contract_snapshot_time,
-        contract_in_force.is_inverse,
-        contract_in_force.lot_base_quantity,
-        contract_in_force.lot_usd_value,
-        contract_in_force.batch_id as contract_batch_id
+        spec_intervals.snapshot_time as contract_snapshot_time,
+        spec_intervals.is_inverse,
+        spec_intervals.lot_base_quantity,
+        spec_intervals.lot_usd_value,
+        spec_intervals.batch_id as contract_batch_id
     from books
-    left join {{ contract_spec_in_force("books.symbol", "books.observed_at") }} as contract_in_force on true
+    inner join spec_intervals on {{ in_spec_interval("books", "observed_at") }}
 ),
 
 converted_levels as (
@@ -116,7 +122,7 @@ select
     book_specs.symbol,
     book_specs.observed_at,
     book_specs.book_sequence,
-    {{ bucket_of("book_specs.observed_at", "1 hour") }} as bucket_start,
+    book_specs.bucket_start,
     book_specs.requested_depth,
     book_specs.bid_levels,
     book_specs.ask_levels,
