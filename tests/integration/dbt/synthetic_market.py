@@ -14,7 +14,8 @@ each run stores the trades of its response not stored yet, so
   around 100 bps, beyond the edge or not; one of its trades is refused by one batch;
 * ETHUSDTM trades at one price for an hour (FLAT_HOUR), not at all for another (SILENT_HOUR),
   has a book with a single ask level and one without asks (no mid);
-* LINKUSDTM trades too rarely for Kyle's lambda (fewer pairs than the minimum);
+* LINKUSDTM trades too rarely for Kyle's lambda (fewer pairs than the minimum), and gets one more
+  contracts snapshot at 47:30 (MID_HOUR_SPEC): a spec change inside an hour;
 * DOGEUSDTM has tickers only;
 * one run (MISSED_RUN) never happened: a longer gap in every tape, no book, no ticker.
 
@@ -69,6 +70,7 @@ SINGLE_ASK = ("ETHUSDTM", 1, 2)  # symbol, hour, run of the hour
 NO_ASKS = ("ETHUSDTM", 4, 5)
 MISSED_RUN = (3, 6)  # hour, run of the hour
 REFUSED_TRADE = ("XBTUSDM", 2, 3)  # the batch of this run refuses one of the contract's new trades
+MID_HOUR_SPEC = ("LINKUSDTM", 47.5, 0.5)  # an extra contracts snapshot inside an hour: symbol, hour, multiplier
 IMPACT_PER_MILLION = 2.0  # true log-price impact of 1e6 signed quote notional in the tape
 
 
@@ -79,6 +81,7 @@ class MarketData:
     trades: pd.DataFrame  # raw.trades rows (as stored: first batch wins)
     batches: pd.DataFrame  # batch_id, asset, rows_in, rows_inserted, rows_unchanged, rows_quarantined
     refused_trade_ids: list[str]
+    contracts: pd.DataFrame  # synthetic.py's raw.contracts rows and the mid-hour snapshot
 
 
 def instrument(symbol: str) -> synthetic.Instrument:
@@ -163,7 +166,7 @@ def last_price(trades: pd.DataFrame, ts_ns: int, fallback: float) -> float:
 
 def exchange_time(run_time: datetime, rng: np.random.Generator) -> int:
     """The exchange time of a snapshot: the run's time, exactly so on the hours of a contracts snapshot."""
-    on_snapshot = run_time in synthetic.SNAPSHOT_TIMES
+    on_snapshot = run_time in (*synthetic.SNAPSHOT_TIMES, hour(MID_HOUR_SPEC[1]))
     return to_ns(run_time) + (0 if on_snapshot else int(rng.integers(1_000, 2_000_000_000)))
 
 
@@ -222,13 +225,14 @@ ASSETS = {"books": "kucoin_order_books", "tickers": "kucoin_tickers", "trades": 
 TABLES = {"books": "raw.order_book_levels", "tickers": "raw.tickers", "trades": "raw.trades"}
 
 
-def populate(url: str) -> MarketData:
-    """Insert the books, tickers and trades (and their load batches) into a database that
-    synthetic.populate has filled (the contracts the models convert lots with)."""
+def populate(url: str, data: synthetic.Synthetic) -> MarketData:
+    """Insert the books, tickers and trades (and their load batches), and one more contracts
+    snapshot (MID_HOUR_SPEC), into the database synthetic.populate filled with `data`."""
     rows, fetches, refused = simulate()
     frames = {name: pd.DataFrame(table_rows) for name, table_rows in rows.items()}
     ledger = []
     with psycopg.connect(url) as conn:
+        contracts = pd.concat([data.contracts, mid_hour_snapshot(conn, data.contracts)], ignore_index=True)
         for table in TABLES.values():
             conn.execute("select raw.ensure_partitions(%s::regclass, %s, %s, interval '1 day')", (table, synthetic.START, synthetic.END))
         for name, frame in frames.items():
@@ -249,4 +253,15 @@ def populate(url: str) -> MarketData:
                 (rows_in, inserted, unchanged, quarantined, batch_id),
             )
     batches = pd.DataFrame(ledger, columns=["batch_id", "asset", "rows_in", "rows_inserted", "rows_unchanged", "rows_quarantined"])
-    return MarketData(frames["books"], frames["tickers"], frames["trades"], batches, refused)
+    return MarketData(frames["books"], frames["tickers"], frames["trades"], batches, refused, contracts)
+
+
+def mid_hour_snapshot(conn: psycopg.Connection, contracts: pd.DataFrame) -> pd.DataFrame:
+    """MID_HOUR_SPEC's contract snapshot (a copy of the contract's first with another multiplier),
+    inserted with its batch."""
+    symbol, at, multiplier = MID_HOUR_SPEC
+    row = contracts.loc[contracts["symbol"] == symbol].sort_values("snapshot_time").iloc[[0]].copy()
+    row["snapshot_time"], row["multiplier"] = hour(at), multiplier
+    row["batch_id"] = synthetic._batch(conn, "kucoin_contracts", None, None, 1)
+    synthetic._insert_contracts(conn, row)
+    return row

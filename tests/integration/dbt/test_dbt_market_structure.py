@@ -46,7 +46,7 @@ SELECT = ("--select", "+int_market_structure_1h", "--indirect-selection", "cauti
 def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
     """The models built by consecutive windows (with their window-scoped data tests)."""
     data = synthetic.populate(database_url)
-    market = synthetic_market.populate(database_url)
+    market = synthetic_market.populate(database_url, data)
     dbt = Dbt(database_url, dbt_work_dir)
     for start, end in zip(WINDOW_BOUNDARIES, WINDOW_BOUNDARIES[1:]):
         dbt.run("build", *SELECT, dbt_vars=window(synthetic_market.hour(start), synthetic_market.hour(end)))
@@ -127,7 +127,7 @@ def bands(sides: dict[str, pd.DataFrame], mid: float, spec: pd.Series) -> dict[s
 def expected_books(built: Built) -> pd.DataFrame:
     books = built.market.books.groupby(["symbol", "observed_at", "sequence"], sort=True)
     keys = pd.DataFrame(list(books.groups), columns=["symbol", "observed_at", "book_sequence"])
-    specs = specs_at(built.data.contracts, keys["symbol"], keys["observed_at"])
+    specs = specs_at(built.market.contracts, keys["symbol"], keys["observed_at"])
     rows = []
     for (key, levels), (_, spec) in zip(books, specs.iterrows(), strict=True):
         sides = {side: levels.loc[levels["side"] == side].sort_values("level") for side in SIDES}
@@ -155,7 +155,7 @@ def kyle_lambda(pairs: pd.DataFrame) -> float:
 
 def expected_trade_hours(built: Built) -> pd.DataFrame:
     trades = built.market.trades.sort_values(["symbol", "ts_ns", "sequence", "trade_id"], ignore_index=True)
-    spec = specs_at(built.data.contracts, trades["symbol"], trades["traded_at"])
+    spec = specs_at(built.market.contracts, trades["symbol"], trades["traded_at"])
     quote, _ = converted(
         trades["size_lots"].to_numpy(float), trades["price"].to_numpy(float), spec["is_inverse"].to_numpy(bool), spec["multiplier"].to_numpy(float)
     )
@@ -273,8 +273,10 @@ def test_the_planted_edge_cases_come_out_as_planted(built: Built) -> None:
     assert len(before) and (before["contract_snapshot_time"] == first).all()
     assert (all_books["observed_at"] == first).sum() == 3
     link = books.loc["LINKUSDTM"].reset_index()
-    assert (link["contract_snapshot_time"] == np.where(link["observed_at"] >= second, second, first)).all()
-    assert (link["observed_at"] == second).any()
+    mid_hour = synthetic_market.hour(synthetic_market.MID_HOUR_SPEC[1])
+    in_force = np.where(link["observed_at"] >= second, second, np.where(link["observed_at"] >= mid_hour, mid_hour, first))
+    assert (link["contract_snapshot_time"] == in_force).all() and len(set(in_force)) == 3
+    assert (link["observed_at"] == second).any() and (link["observed_at"] == mid_hour).any()
 
     # the flat hour: every return 0, lambda exactly 0; the silent hour: books, no trade, no lambda
     flat = hours.loc[synthetic_market.FLAT_HOUR[0], at(synthetic_market.FLAT_HOUR[1])]
