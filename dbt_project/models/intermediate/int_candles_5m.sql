@@ -17,7 +17,8 @@
 -- in numeric, so that every longer timeframe is an exact sum (macros/rollups.sql).
 --
 -- Contract spec: the one in force at the end of the minute's UTC hour (the latest snapshot at or
--- before it, else the contract's earliest snapshot), the same for every timeframe.
+-- before it, else the contract's earliest snapshot; macros/contract_specs.sql), the same for every
+-- timeframe.
 --   linear:  volume_base = lots x lot_base_quantity; turnover_quote = lots x lot_base_quantity x close
 --   inverse: volume_base = lots x lot_usd_value / close; turnover_quote = lots x lot_usd_value
 -- (close = the minute's close, the price the minute's volume is valued at).
@@ -54,30 +55,7 @@ hour_contract_specs as (
         contract_in_force.lot_usd_value,
         contract_in_force.batch_id
     from window_hours
-    left join lateral (
-        select candidates.snapshot_time, candidates.is_inverse, candidates.lot_base_quantity,
-               candidates.lot_usd_value, candidates.batch_id
-        from (
-            (
-                select 1 as preference, c.snapshot_time, c.is_inverse, c.lot_base_quantity, c.lot_usd_value, c.batch_id
-                from {{ ref("stg_kucoin__contracts") }} as c
-                where c.symbol = window_hours.symbol
-                  and c.snapshot_time <= window_hours.hour_start + interval '1 hour'
-                order by c.snapshot_time desc
-                limit 1
-            )
-            union all
-            (
-                select 2 as preference, c.snapshot_time, c.is_inverse, c.lot_base_quantity, c.lot_usd_value, c.batch_id
-                from {{ ref("stg_kucoin__contracts") }} as c
-                where c.symbol = window_hours.symbol
-                order by c.snapshot_time
-                limit 1
-            )
-        ) as candidates
-        order by candidates.preference
-        limit 1
-    ) as contract_in_force on true
+    left join {{ contract_spec_in_force("window_hours.symbol", "window_hours.hour_start + interval '1 hour'") }} as contract_in_force on true
 ),
 
 converted_minutes as (
@@ -90,14 +68,8 @@ converted_minutes as (
         window_minutes.low,
         window_minutes.close,
         window_minutes.volume_lots::numeric as volume_lots,
-        case
-            when specs.is_inverse then window_minutes.volume_lots::numeric * specs.lot_usd_value::numeric / nullif(window_minutes.close, 0)::numeric
-            else window_minutes.volume_lots::numeric * specs.lot_base_quantity::numeric
-        end as volume_base,
-        case
-            when specs.is_inverse then window_minutes.volume_lots::numeric * specs.lot_usd_value::numeric
-            else window_minutes.volume_lots::numeric * specs.lot_base_quantity::numeric * window_minutes.close::numeric
-        end as turnover_quote,
+        {{ lots_in_base("window_minutes.volume_lots", "window_minutes.close", "specs") }} as volume_base,
+        {{ lots_in_quote("window_minutes.volume_lots", "window_minutes.close", "specs") }} as turnover_quote,
         specs.is_inverse,
         specs.snapshot_time as contract_snapshot_time,
         specs.batch_id as contract_batch_id,
