@@ -24,7 +24,9 @@ CARRYING = (
     "int_returns_1h", "int_indicators_1h_moving_averages", "int_indicators_1h_macd", "int_indicators_1h_momentum",
     "int_indicators_1h_directional_movement", "int_indicators_1h_volatility", "int_indicators_1h_volume",
 )
-WINDOWED_INTERMEDIATE = ("int_candles_5m", "int_candles_15m", "int_candles_1h", "int_candles_4h", "int_candles_1d", *CARRYING)
+# int_liquidity_1h carries rows too, but it reads int_returns_1h, which a refused window stops
+# first: test_dbt_liquidity.py tests its own refusal
+WINDOWED_INTERMEDIATE = ("int_candles_5m", "int_candles_15m", "int_candles_1h", "int_candles_4h", "int_candles_1d", *CARRYING, "int_liquidity_1h")
 WINDOWED = {
     **{f"intermediate.{model}": "symbol, bucket_start" for model in WINDOWED_INTERMEDIATE},
     "marts.fct_symbol_scores": "symbol, score_time, algorithm_version",
