@@ -25,7 +25,6 @@ from typing import Any
 
 import ccxt
 import numpy as np
-import pandas as pd
 import psycopg
 
 from models.contracts import validate_contracts
@@ -193,16 +192,11 @@ def _load_chunk(url: str, market: SimulatedMarket, symbols: Sequence[str], start
 
 
 def _candles_csv(served: dict[str, Bars], batch_id: int) -> str:
-    """raw.candles_1m rows as CSV in key order (symbol, open_time); floats print round-trip exact."""
-    frames = [
-        pd.DataFrame(
-            {
-                "symbol": symbol,
-                "open_time": pd.to_datetime(bars.open_ms, unit="ms", utc=True),
-                "open": bars.open, "high": bars.high, "low": bars.low, "close": bars.close, "volume": bars.volume,
-                "batch_id": batch_id,
-            }
-        )
-        for symbol, bars in sorted(served.items())
-    ]
-    return pd.concat(frames, ignore_index=True).to_csv(index=False, header=False)
+    """raw.candles_1m rows as CSV in key order (symbol, open_time). Floats are written with repr,
+    the shortest text that reads back as the same double; symbols are [A-Z0-9] (no quoting)."""
+    lines = []
+    for symbol, bars in sorted(served.items()):
+        times = np.datetime_as_string(bars.open_ms.astype("datetime64[ms]"), unit="s")
+        columns = (times.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(), bars.volume.tolist())
+        lines += [f"{symbol},{t}Z,{o!r},{h!r},{lo!r},{c!r},{v!r},{batch_id}\n" for t, o, h, lo, c, v in zip(*columns, strict=True)]
+    return "".join(lines)
