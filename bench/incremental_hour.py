@@ -164,7 +164,7 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
     market = SimulatedMarket(config.seed, config.contracts, config.kline_gap)
     symbols = market.most_traded(config.symbols, config.end + SNAPSHOT_DELAY, config.longest_history_start, config.increments_end)
     cases = [
-        build_history(cluster, migrated_database(cluster, f"bench_{days}d"), market, symbols, days, config, work_dir, progress)
+        build_history(migrated_database(cluster, f"bench_{days}d"), market, symbols, days, config, work_dir, progress)
         for days in sorted(config.days)
     ]
     increments: dict[int, list[Increment]] = {case.days: [] for case in cases}
@@ -177,8 +177,7 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
 
 
 def build_history(
-    cluster: EmbeddedPostgres, url: str, market: SimulatedMarket, symbols: Sequence[str], days: int, config: Config, work_dir: Path,
-    progress: Progress,
+    url: str, market: SimulatedMarket, symbols: Sequence[str], days: int, config: Config, work_dir: Path, progress: Progress,
 ) -> HistoryResult:
     """Load ``days`` of history ending at config.end and build the market models over it (no increments yet)."""
     start, end = config.end - timedelta(days=days), config.end
