@@ -1,0 +1,108 @@
+"""dbt invocations as the Dagster assets run them, timed, with each node's time from run_results.json.
+
+The market models' asset (orchestration/assets/transformation.py) runs
+``dbt build --vars '{"window_start": ..., "window_end": ...}'`` and dagster-dbt adds its
+selection, ``--select fqn:* --exclude tag:portfolio``, and ``DBT_LOG_FORMAT=json``.
+
+Every invocation parses the project in full (``--no-partial-parse``). That is what each hourly
+Dagster run does anyway: its vars differ from the previous run's, and dbt re-parses everything
+when the vars change. Without the flag, a ``dbt run`` right after a ``dbt build`` of the same
+window would skip the parse and look several seconds cheaper than it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from orchestration.resources.database import ConnectionParams
+from orchestration.resources.dbt import DBT_EXECUTABLE
+from orchestration.settings import DBT_PROJECT_DIR
+
+# The selection of the dbt_market_models asset: every node but the portfolio-tagged ones.
+MARKET_SELECTION = ("--select", "fqn:*", "--exclude", "tag:portfolio")
+_TIMEOUT_SECONDS = 3600
+
+
+class DbtFailed(RuntimeError):
+    """A dbt invocation exited non-zero."""
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    unique_id: str  # model.zmart.int_candles_1h, test.zmart...., seed.zmart....
+    status: str
+    seconds: float  # execution_time of run_results.json
+
+    @property
+    def resource_type(self) -> str:
+        return self.unique_id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.unique_id.split(".")[2]  # a test's id ends in a hash after its name
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    command: str  # build or run
+    window_start: str | None
+    window_end: str | None
+    wall_seconds: float  # the whole process: start-up, parse, hooks, nodes
+    dbt_elapsed_seconds: float  # run_results.json elapsed_time: from the start of execution
+    dbt_version: str
+    nodes: tuple[NodeTiming, ...]
+
+    def seconds_of(self, resource_type: str) -> float:
+        return sum(n.seconds for n in self.nodes if n.resource_type == resource_type)
+
+    def model_seconds(self) -> dict[str, float]:
+        return {n.name: n.seconds for n in self.nodes if n.resource_type == "model"}
+
+
+def window_vars(start: datetime, end: datetime) -> dict[str, str]:
+    return {"window_start": start.isoformat(), "window_end": end.isoformat()}
+
+
+def run_market_models(command: str, url: str, work_dir: Path, start: datetime, end: datetime) -> DbtInvocation:
+    """``dbt <command>`` of the market models for the window [start, end), timed."""
+    target = work_dir / "target"
+    dbt_vars = window_vars(start, end)
+    argv = [
+        str(DBT_EXECUTABLE), "--no-partial-parse", command, "--vars", json.dumps(dbt_vars), *MARKET_SELECTION,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target), "--log-path", str(work_dir / "logs"),
+    ]
+    env = {
+        **os.environ, **ConnectionParams.from_url(url).dbt_env(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_FORMAT": "json",
+    }
+    began = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=_TIMEOUT_SECONDS, check=False)
+    wall = time.perf_counter() - began
+    if result.returncode != 0:
+        raise DbtFailed(f"dbt {command} for {dbt_vars} failed ({result.returncode}); last output:\n{_errors(result.stdout)}")
+    results = json.loads((target / "run_results.json").read_text())
+    nodes = tuple(NodeTiming(r["unique_id"], r["status"], float(r["execution_time"])) for r in results["results"])
+    return DbtInvocation(
+        command, dbt_vars["window_start"], dbt_vars["window_end"], wall, float(results["elapsed_time"]),
+        str(results["metadata"]["dbt_version"]), nodes,
+    )
+
+
+def _errors(stdout: str) -> str:
+    """The messages of dbt's JSON log lines at level error (else the last lines), for the exception."""
+    messages = []
+    for line in stdout.splitlines():
+        try:
+            info = json.loads(line)["info"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if info.get("level") == "error":
+            messages.append(str(info.get("msg", "")))
+    return "\n".join(messages[-20:]) or "\n".join(stdout.splitlines()[-20:])
