@@ -32,8 +32,8 @@ RELATIONS = (
     "intermediate.int_indicators_1h_momentum", "intermediate.int_indicators_1h_directional_movement",
     "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
     "intermediate.int_indicators_1h",
-    "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
-    "marts.scoring_algorithm_weights",
+    "marts.dim_symbols", "marts.dim_symbols_history", "marts.fct_symbol_scores", "marts.fct_portfolio_composition",
+    "marts.fct_decisions", "marts.scoring_algorithm_weights",
 )
 
 

@@ -215,14 +215,21 @@ def test_snapshot_by_snapshot_increments_equal_a_full_refresh_and_read_only_new_
     master.dbt.run("build", "--select", "dim_symbols_history")  # incremental: folds in the second snapshot, with its tests
     assert_same(actual_history(master.url), full)
 
-    # a run without a new snapshot changes nothing, and reads no snapshot row at all
+    # a run without a new snapshot changes nothing and reads no snapshot row; a new snapshot is
+    # read alone, whatever the history before it
     master.dbt.run("run", "--select", "dim_symbols_history")
     assert_same(actual_history(master.url), full)
     compiled = next((master.dbt.work_dir / "target" / "compiled").rglob("dim_symbols_history.sql")).read_text()
+    explain = "explain (analyze, format json) " + compiled
     with psycopg.connect(master.url) as conn:
-        plan = conn.execute("explain (analyze, format json) " + compiled).fetchone()  # type: ignore[operator]
-    assert plan is not None
-    assert read_contract_rows(plan[0][0]["Plan"]) == 0
+        plan = conn.execute(explain).fetchone()  # type: ignore[arg-type]
+        assert plan is not None and read_contract_rows(plan[0][0]["Plan"]) == 0
+        with conn.transaction(force_rollback=True):  # a third snapshot, like the second one at END
+            conn.execute("create temp table third on commit drop as select * from raw.contracts where snapshot_time = %s", (SECOND_SNAPSHOT,))
+            conn.execute("update third set snapshot_time = %s", (synthetic.END,))
+            conn.execute("insert into raw.contracts select * from third")
+            plan = conn.execute(explain).fetchone()  # type: ignore[arg-type]
+            assert plan is not None and read_contract_rows(plan[0][0]["Plan"]) == len(synthetic.IN_SECOND_SNAPSHOT)
 
 
 def read_contract_rows(node: dict[str, Any]) -> int:
