@@ -11,6 +11,7 @@ from orchestration.assets.ingestion import (
     kucoin_tickers,
     kucoin_trades,
 )
+from orchestration.assets.lifecycle import symbol_lifecycle
 from orchestration.assets.portfolio import portfolio_manager
 from orchestration.assets.transformation import dbt_market_models, dbt_portfolio_models
 from orchestration.checks.portfolio import portfolio_composition_gate
@@ -31,7 +32,7 @@ from orchestration.sensors import gap_repair_sensor, new_listing_sensor, run_fai
 defs = dg.Definitions(
     assets=[
         kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
-        kucoin_trades, dbt_market_models, portfolio_manager, dbt_portfolio_models,
+        kucoin_trades, dbt_market_models, portfolio_manager, symbol_lifecycle, dbt_portfolio_models,
     ],
     asset_checks=[raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate],
     jobs=[contracts_snapshot, market_snapshots, funding_history, market_pipeline],

@@ -35,9 +35,9 @@ market_pipeline = dg.define_asset_job(
     # Snapshots are now-only data on their own schedules: a backfill of history must not
     # re-snapshot them for every partition. Candles and open interest read the latest contracts snapshot.
     selection=dg.AssetSelection.assets(kucoin_candles_1m, kucoin_open_interest)
-    | dg.AssetSelection.groups("staging", "intermediate", "marts", "portfolio"),
+    | dg.AssetSelection.groups("staging", "intermediate", "marts", "portfolio", "lifecycle"),
     description=(
         "1m candles and open interest for the partition window (GX-gated), dbt staging -> intermediate -> scores, "
-        "the portfolio manager (GX-gated), then the portfolio marts."
+        "the portfolio manager (GX-gated), then the portfolio marts and the symbol lifecycle."
     ),
 )

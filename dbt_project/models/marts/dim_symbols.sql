@@ -1,87 +1,114 @@
--- One row per contract ever seen, described by its latest snapshot. A contract is live when
--- it is in the latest snapshot of all (the exchange still lists it) with status Open.
+{%- set tracked = tracked_contract_attributes() -%}
+{%- set p = symbol_master_parameters() -%}
+{%- set rv = "rv_close_to_close_" ~ indicator_parameters()["realized_volatility_period"] -%}
+-- One row per contract ever seen: its current version in dim_symbols_history (the attributes of
+-- its latest snapshot; a delisted contract keeps the ones it last had), its sector, and the
+-- classes and eligibility flags the universe selection reads, as of the latest snapshot
+-- (classified_at). A contract is live when the latest snapshot lists it with status Open.
 --
--- raw.contracts grows by a snapshot of every contract per fetch, so instead of scanning it the
--- symbols are enumerated by a loose index scan (one primary-key probe per symbol) and each
--- symbol's first and latest snapshots are looked up through the index.
+-- Every lookup is by key, so the cost follows the number of contracts, not the history: the
+-- current versions come from the (small) history table, the 24h statistics from the primary key
+-- (symbol, snapshot_time) of the contract's last snapshot, the latest 1h bar's volatility and bar
+-- count by an index probe on (symbol, bucket_start) per contract.
 
-with recursive contract_symbols as (
-    (
-        select symbol
-        from {{ ref("stg_kucoin__contracts") }}
-        order by symbol
-        limit 1
-    )
-    union all
-    select (
-        select next_contract.symbol
-        from {{ ref("stg_kucoin__contracts") }} as next_contract
-        where next_contract.symbol > contract_symbols.symbol
-        order by next_contract.symbol
-        limit 1
-    )
-    from contract_symbols
-    where contract_symbols.symbol is not null
+with versions as (
+    select
+        symbol,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
+    from {{ ref("dim_symbols_history") }}
+    group by symbol
 ),
 
-latest_snapshot as (
-    select max(snapshot_time) as snapshot_time
-    from {{ ref("stg_kucoin__contracts") }}
+current_versions as (
+    select history.*
+    from {{ ref("dim_symbols_history") }} as history
+    where history.valid_to is null
+),
+
+classified_at as (
+    select max(last_observed_at) as classified_at from current_versions
+),
+
+described as (
+    select
+        current_versions.*,
+        versions.first_seen_at as first_seen_at_ever,
+        versions.last_seen_at as last_seen_at_ever,
+        last_snapshot.batch_id as snapshot_batch_id,
+        last_snapshot.mark_price,
+        -- KuCoin serves an inverse contract's 24h turnover in the base coin and its volume in
+        -- lots of 1 USD: the USD turnover is the lot volume
+        case when current_versions.is_inverse then last_snapshot.volume_24h_base else last_snapshot.turnover_24h_quote end as turnover_24h_quote,
+        -- open interest in lots x quote value of a lot (linear: multiplier x mark price; inverse: 1 USD)
+        case
+            when current_versions.is_inverse then last_snapshot.open_interest_lots * current_versions.lot_usd_value
+            else last_snapshot.open_interest_lots * current_versions.lot_base_quantity * last_snapshot.mark_price
+        end as open_interest_quote,
+        latest_bar.bar_count,
+        latest_volatility.bucket_start as volatility_bucket_start,
+        latest_volatility.{{ rv }} * sqrt(24.0 * 365.0) as realized_volatility_annualized,
+        classified_at.classified_at
+    from current_versions
+    inner join versions on versions.symbol = current_versions.symbol
+    cross join classified_at
+    inner join {{ ref("stg_kucoin__contracts") }} as last_snapshot
+        on last_snapshot.symbol = current_versions.symbol
+        and last_snapshot.snapshot_time = versions.last_seen_at
+    left join lateral (
+        select bars.bar_number as bar_count
+        from {{ ref("int_indicators_1h_moving_averages") }} as bars
+        where bars.symbol = current_versions.symbol
+        order by bars.bucket_start desc
+        limit 1
+    ) as latest_bar on true
+    left join lateral (
+        select volatility.bucket_start, volatility.{{ rv }}
+        from {{ ref("int_indicators_1h_volatility") }} as volatility
+        where volatility.symbol = current_versions.symbol
+        order by volatility.bucket_start desc
+        limit 1
+    ) as latest_volatility on true
+),
+
+flagged as (
+    select
+        described.*,
+        coalesce(sectors.sector, 'unknown') as sector,
+        sectors.sector is not null as is_sector_known,
+        extract(epoch from described.classified_at - described.listed_at) / 86400.0 as listing_age_days,
+        described.is_listed and described.status = 'Open' as is_live,
+        not described.is_inverse as is_linear,
+        coalesce(described.classified_at - described.listed_at >= interval '{{ p["min_listing_age_days"] }} days', false) as is_listing_age_met,
+        coalesce(described.bar_count >= {{ p["min_history_bars"] }}, false) as has_enough_history
+    from described
+    left join {{ ref("symbol_sectors") }} as sectors on sectors.base_currency = described.base_currency
 )
 
 select
-    contract_symbols.symbol,
-    latest.unified_symbol,
-    latest.contract_type,
-    latest.base_currency,
-    latest.quote_currency,
-    latest.settle_currency,
-    latest.is_inverse,
-    latest.multiplier,
-    latest.lot_base_quantity,
-    latest.lot_usd_value,
-    latest.lot_size,
-    latest.tick_size,
-    latest.max_leverage,
-    latest.funding_interval,
-    latest.status,
-    latest.listed_at,
-    latest.expires_at,
-    earliest.snapshot_time as first_seen_at,
-    latest.snapshot_time as last_seen_at,
-    latest.snapshot_time = latest_snapshot.snapshot_time and latest.status = 'Open' as is_live,
-    latest.batch_id as snapshot_batch_id
-from contract_symbols
-cross join lateral (
-    select
-        snapshots.unified_symbol,
-        snapshots.contract_type,
-        snapshots.base_currency,
-        snapshots.quote_currency,
-        snapshots.settle_currency,
-        snapshots.is_inverse,
-        snapshots.multiplier,
-        snapshots.lot_base_quantity,
-        snapshots.lot_usd_value,
-        snapshots.lot_size,
-        snapshots.tick_size,
-        snapshots.max_leverage,
-        snapshots.funding_interval,
-        snapshots.status,
-        snapshots.listed_at,
-        snapshots.expires_at,
-        snapshots.snapshot_time,
-        snapshots.batch_id
-    from {{ ref("stg_kucoin__contracts") }} as snapshots
-    where snapshots.symbol = contract_symbols.symbol
-    order by snapshots.snapshot_time desc
-    limit 1
-) as latest
-cross join lateral (
-    select snapshots.snapshot_time
-    from {{ ref("stg_kucoin__contracts") }} as snapshots
-    where snapshots.symbol = contract_symbols.symbol
-    order by snapshots.snapshot_time
-    limit 1
-) as earliest
-cross join latest_snapshot
+    symbol,
+    {% for column in tracked %}{{ column }},
+    {% endfor %}
+    valid_from,
+    first_seen_at_ever as first_seen_at,
+    last_seen_at_ever as last_seen_at,
+    is_live,
+    snapshot_batch_id,
+    sector,
+    is_sector_known,
+    mark_price,
+    turnover_24h_quote,
+    {{ tier_of("turnover_24h_quote", p["liquidity_tiers_usd"]) }} as liquidity_class,
+    open_interest_quote,
+    {{ tier_of("open_interest_quote", p["open_interest_tiers_usd"]) }} as size_class,
+    volatility_bucket_start,
+    realized_volatility_annualized,
+    {{ tier_of("realized_volatility_annualized", p["volatility_tiers_annualized"]) }} as volatility_class,
+    listing_age_days,
+    coalesce(bar_count, 0) as bar_count,
+    is_linear,
+    is_listing_age_met,
+    has_enough_history,
+    is_live and is_linear and is_listing_age_met and has_enough_history and is_sector_known as is_eligible,
+    classified_at
+from flagged

@@ -23,9 +23,13 @@ CONTENT = (
     "raw.candles_1m", "raw.contracts", "quarantine.candles_1m", "quarantine.contracts",
     "intermediate.int_candles_1h", "intermediate.int_indicators_1h",
     "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
-    "portfolio.evaluations", "portfolio.composition", "portfolio.decisions",
+    "portfolio.evaluations", "portfolio.composition", "portfolio.decisions", "marts.dim_symbols_history",
+    "lifecycle.transitions", "lifecycle.evaluated_hours",
 )
-ROW_VERSIONS = ("raw.candles_1m", "raw.contracts", "portfolio.evaluations", "portfolio.composition", "portfolio.decisions")
+ROW_VERSIONS = (
+    "raw.candles_1m", "raw.contracts", "portfolio.evaluations", "portfolio.composition", "portfolio.decisions",
+    "lifecycle.transitions", "lifecycle.evaluated_hours",
+)
 GATES = {"raw_candles_1m_gate", "portfolio_composition_gate"}
 
 

@@ -1,0 +1,1 @@
+"""The symbol lifecycle: pure transition rules (``rules``) and their application to the database (``store``)."""
