@@ -16,6 +16,7 @@ from simulator.config import SimulatorConfig
 from simulator.exchange import Exchange, KlineQuery
 from simulator.faults import FaultProfile
 from tests.integration.pipeline.conftest import DAY_START, EXCHANGE_NOW, SYMBOLS, UNIVERSE, Pipeline, hour
+from tests.integration.pipeline.lifecycle import assert_lifecycle_follows_the_portfolio, assert_lifecycle_kept
 
 # Content of every table the pipeline writes; raw and portfolio tables also by row version
 # (xmin), which changes if a row is rewritten even with the same values.
@@ -67,6 +68,7 @@ def test_a_day_end_to_end_then_the_same_partitions_again_change_nothing(pipeline
     assert reasons and "rank" in reasons[0][1]
     assert isinstance(pipeline.instance.run_storage, PostgresRunStorage)
     assert pipeline.instance.get_run_by_id(first.run_id) is not None  # recorded by dagster-postgres
+    assert_lifecycle_follows_the_portfolio(pipeline, first)
 
     before = fingerprint(pipeline)
     candle_batches = "from raw.load_batches where asset = 'kucoin_candles_1m' order by batch_id"
@@ -75,6 +77,7 @@ def test_a_day_end_to_end_then_the_same_partitions_again_change_nothing(pipeline
     assert again.success, failure_messages(again)
 
     assert fingerprint(pipeline) == before  # no row added, removed, changed or rewritten
+    assert_lifecycle_kept(again)
     rerun_batches = pipeline.query(
         f"select window_start, checksum, rows_in, rows_inserted, rows_unchanged, rows_quarantined, status {candle_batches}"
     )[len(batches_before):]

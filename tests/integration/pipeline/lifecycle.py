@@ -1,14 +1,16 @@
-"""The symbol lifecycle in the market pipeline: a day of hours on the real stack moves contracts
-through the lifecycle in step with the portfolio's holdings, and a re-run writes nothing."""
+"""What a day of the market pipeline must leave in the symbol lifecycle: contracts moved through it
+in step with the portfolio's holdings (checked by the day test of test_pipeline.py, whose re-run
+also shows that the lifecycle tables are not rewritten)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import dagster as dg
+
 from orchestration.assets.lifecycle import TRANSITIONS
-from orchestration.runs import failure_messages
-from tests.integration.pipeline.conftest import DAY_START, SYMBOLS, Pipeline, hour
+from tests.integration.pipeline.conftest import DAY_START, SYMBOLS, Pipeline
 
 HELD = {"active", "replacement_candidate"}
 
@@ -22,11 +24,8 @@ def states_as_of(log: list[tuple[str, datetime, str | None, str]], as_of: dateti
     return states
 
 
-def test_a_day_of_the_pipeline_moves_symbols_through_the_lifecycle_with_the_portfolio(pipeline: Pipeline) -> None:
-    pipeline.start_simulator()
-    assert pipeline.run("contracts_snapshot").success
-    result = pipeline.run("market_pipeline", hour(0), hour(23))
-    assert result.success, failure_messages(result)
+def assert_lifecycle_follows_the_portfolio(pipeline: Pipeline, result: dg.ExecuteInProcessResult) -> None:
+    """The lifecycle after `result`, the first run of the day's 24 hours."""
     assert TRANSITIONS in {e.asset_key for e in result.get_asset_materialization_events()}
 
     log = pipeline.query("select symbol, as_of, from_state, to_state from lifecycle.transitions order by transition_id")
@@ -75,10 +74,8 @@ def test_a_day_of_the_pipeline_moves_symbols_through_the_lifecycle_with_the_port
     assert sum(state != "discovery" for state in final.values()) <= SYMBOLS  # only the followed contracts are scored
     assert {to_state for *_, to_state in log} >= {"discovery", "evaluation", "active"}
 
-    # the same hours again: every hour is kept as it was decided, nothing is written
-    again = pipeline.run("market_pipeline", hour(0), hour(23), assets=[TRANSITIONS])
-    assert again.success, failure_messages(again)
-    assert pipeline.query("select count(*) from lifecycle.transitions") == [(len(log),)]
-    assert pipeline.query("select count(*) from lifecycle.evaluated_hours") == [(24,)]
-    metadata = next(e for e in again.get_asset_materialization_events() if e.asset_key == TRANSITIONS).materialization.metadata
+
+def assert_lifecycle_kept(result: dg.ExecuteInProcessResult) -> None:
+    """`result` re-ran the day: every hour's lifecycle was kept as decided, nothing written."""
+    metadata = next(e for e in result.get_asset_materialization_events() if e.asset_key == TRANSITIONS).materialization.metadata
     assert metadata["hours_kept"].value == 24 and metadata["transitions"].value == 0
