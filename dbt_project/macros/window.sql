@@ -161,8 +161,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro bucket_delete_predicate(column, bucket_seconds) -%}
-    {#- The incremental_predicates entry of a bucketed model (see window_delete_predicate). -#}
-    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_bucket_start(bucket_seconds)
-              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ bucket_window_end(bucket_seconds)) }}
+{% macro bucket_delete_predicate(column, bucket_seconds, shift=none) -%}
+    {#- The incremental_predicates entry of a bucketed model (see window_delete_predicate; `shift`
+        likewise, e.g. '1 day' when `column` is the end of the day, not its start). -#}
+    {%- set offset = " + interval '" ~ shift ~ "'" if shift else "" -%}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_bucket_start(bucket_seconds) ~ offset
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ bucket_window_end(bucket_seconds) ~ offset) }}
 {%- endmacro %}

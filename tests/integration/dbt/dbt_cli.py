@@ -26,7 +26,9 @@ class Dbt:
     url: str
     work_dir: Path
 
-    def run(self, *args: str, dbt_vars: Mapping[str, Any] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, dbt_vars: Mapping[str, Any] | None = None, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         command = [
             str(DBT), "--no-use-colors", *args,
             "--project-dir", str(DBT_PROJECT_DIR),
@@ -41,7 +43,7 @@ class Dbt:
             **ConnectionParams.from_url(self.url).dbt_env(),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
         return result
