@@ -31,8 +31,9 @@ RELATIONS = (
     "intermediate.int_indicators_1h_moving_averages", "intermediate.int_indicators_1h_macd",
     "intermediate.int_indicators_1h_momentum", "intermediate.int_indicators_1h_directional_movement",
     "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
-    "intermediate.int_indicators_1h",
+    "intermediate.int_indicators_1h", "intermediate.int_forward_returns_1h",
     "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
+    "marts.fct_scoring_performance", "marts.fct_scoring_performance_summary",
     "marts.scoring_algorithm_weights",
 )
 

@@ -28,6 +28,8 @@ WINDOWED_INTERMEDIATE = ("int_candles_5m", "int_candles_15m", "int_candles_1h", 
 WINDOWED = {
     **{f"intermediate.{model}": "symbol, bucket_start" for model in WINDOWED_INTERMEDIATE},
     "marts.fct_symbol_scores": "symbol, score_time, algorithm_version",
+    "intermediate.int_forward_returns_1h": "symbol, score_time, horizon_hours",
+    "marts.fct_scoring_performance": "algorithm_version, horizon_hours, score_time",
     "marts.fct_decisions": "decision_id",
 }
 # hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
