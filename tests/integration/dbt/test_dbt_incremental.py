@@ -32,6 +32,8 @@ WINDOWED = {
     "intermediate.int_return_comoments_1d": "symbol_a, symbol_b, bucket_start",
     "intermediate.int_return_correlations_30d": "symbol_a, symbol_b, as_of",
     "marts.fct_symbol_scores": "symbol, score_time, algorithm_version",
+    "intermediate.int_forward_returns_1h": "symbol, score_time, horizon_hours",
+    "marts.fct_scoring_performance": "algorithm_version, horizon_hours, score_time",
     "marts.fct_decisions": "decision_id",
 }
 # hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
