@@ -33,6 +33,7 @@ RELATIONS = (
     "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
     "intermediate.int_indicators_1h",
     "marts.dim_symbols", "marts.fct_symbol_scores", "marts.fct_portfolio_composition", "marts.fct_decisions",
+    "marts.fct_portfolio_history", "marts.fct_portfolio_analytics",
     "marts.scoring_algorithm_weights",
 )
 

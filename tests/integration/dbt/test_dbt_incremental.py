@@ -29,6 +29,7 @@ WINDOWED = {
     **{f"intermediate.{model}": "symbol, bucket_start" for model in WINDOWED_INTERMEDIATE},
     "marts.fct_symbol_scores": "symbol, score_time, algorithm_version",
     "marts.fct_decisions": "decision_id",
+    "marts.fct_portfolio_history": "algorithm_version, as_of, symbol",
 }
 # hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
 # a single hour, a day across the start of the flat stretch and of the late listing, a window
