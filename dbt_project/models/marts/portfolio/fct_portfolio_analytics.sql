@@ -29,8 +29,9 @@
 -- exceeds the double range (-1 when it underflows, as numpy's power gives 0).
 --
 -- The current portfolio's diversification (latest evaluation's holdings and weights w_i, over the
--- period's hours in which every holding has a genuine 1h return, intermediate.int_returns_1h
--- simple_return_1 of adjacent bars): average_pairwise_correlation = mean over the N(N-1)/2 pairs
+-- hours of [period_start, period_end) in which every holding has a genuine 1h return,
+-- intermediate.int_returns_1h simple_return_1 of adjacent bars; a trailing period's whole window,
+-- also before the version's first evaluation): average_pairwise_correlation = mean over the N(N-1)/2 pairs
 -- of Pearson's correlation (null if one is undefined: a constant series); diversification_ratio =
 -- sum w_i sigma_i / sigma_p (Choueifaty & Coignard 2008), sigma = stddev_samp, p = the portfolio
 -- sum_i w_i r_i of each of those hours. average_turnover = mean turnover of the period's
