@@ -35,6 +35,7 @@ WINDOWED = {
     "intermediate.int_forward_returns_1h": "symbol, score_time, horizon_hours",
     "marts.fct_scoring_performance": "algorithm_version, horizon_hours, score_time",
     "marts.fct_decisions": "decision_id",
+    "marts.fct_portfolio_history": "algorithm_version, as_of, symbol",
 }
 # hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
 # a single hour, a day across the start of the flat stretch and of the late listing, a window
