@@ -10,8 +10,10 @@ over time and weights that sum to exactly 1 in numeric(20, 18):
   delisting (no bar any more) and NEWUSDTM in its listing hour (no bar before it: no return);
 * `steady`: equal weights from hour 24 on, one to three symbols swapped every six hours.
 
-Rows are written as the portfolio manager writes them: the evaluation and its ten holdings in one
-transaction (the deferred triggers check ten holdings summing to 1 at commit).
+Rows are written as the portfolio manager writes them: the evaluation, its ten holdings and its
+decisions (hold / remove / add against the version's previous hour, each add recording the symbols
+it replaces in details.replaces as selection.select does) in one transaction (the deferred
+triggers check ten holdings summing to 1 at commit).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import psycopg
+from psycopg.types.json import Jsonb
 
 from orchestration.portfolio.selection import PORTFOLIO_SIZE
 from tests.integration.dbt import synthetic
@@ -96,15 +100,36 @@ def compositions(version: Version) -> dict[int, list[tuple[str, Decimal]]]:
     return result
 
 
+def populate_with_market(url: str) -> dict[str, pd.Series]:
+    """synthetic.populate then this history; returns each contract's reference 1h closes by
+    bucket_start (pandas resample of the minutes)."""
+    data = synthetic.populate(url)
+    populate(url)
+    bars = synthetic.expected_candles_1h(data)
+    return {str(symbol): rows.set_index("bucket_start")["close"] for symbol, rows in bars.groupby("symbol")}
+
+
 def populate(url: str) -> None:
     """Insert the versions' evaluations and holdings (after synthetic.populate)."""
     with psycopg.connect(url) as conn:
         for version in VERSIONS:
+            previous: list[str] = []
             for hour, holdings in compositions(version).items():
-                _insert(conn, version.name, synthetic.START + timedelta(hours=hour), holdings)
+                _insert(conn, version.name, synthetic.START + timedelta(hours=hour), holdings, previous)
+                previous = [symbol for symbol, _ in holdings]
 
 
-def _insert(conn: psycopg.Connection, version: str, as_of: datetime, holdings: list[tuple[str, Decimal]]) -> None:
+def decisions(held: list[str], previous: list[str]) -> list[tuple[str, str, dict[str, object]]]:
+    """(symbol, action, details) of one evaluation against the version's previous holdings."""
+    dropped = [s for s in previous if s not in held]
+    return [
+        *((s, "hold", {"keep_rank": 20}) for s in held if s in previous),
+        *((s, "remove", {"keep_rank": 20}) for s in dropped),
+        *((s, "add", {"replaces": dropped}) for s in held if s not in previous),
+    ]
+
+
+def _insert(conn: psycopg.Connection, version: str, as_of: datetime, holdings: list[tuple[str, Decimal]], previous: list[str]) -> None:
     with conn.transaction():
         row = conn.execute(
             "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, "
@@ -117,4 +142,9 @@ def _insert(conn: psycopg.Connection, version: str, as_of: datetime, holdings: l
             cur.executemany(
                 "insert into portfolio.composition (evaluation_id, symbol, position, weight, composite_score) values (%s, %s, %s, %s, %s)",
                 [(row[0], symbol, position, weight, 1.0 - position / 20) for position, (symbol, weight) in enumerate(holdings, start=1)],
+            )
+            cur.executemany(
+                "insert into portfolio.decisions (evaluation_id, symbol, action, reason, details) values (%s, %s, %s, %s, %s)",
+                [(row[0], symbol, action, f"synthetic {action}", Jsonb(details))
+                 for symbol, action, details in decisions([symbol for symbol, _ in holdings], previous)],
             )

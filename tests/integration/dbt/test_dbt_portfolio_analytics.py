@@ -47,12 +47,9 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    synthetic_portfolio.populate(database_url)
+    closes = synthetic_portfolio.populate_with_market(database_url)
     dbt = Dbt(database_url, dbt_work_dir)
     dbt.run("build")
-    bars = synthetic.expected_candles_1h(data)
-    closes = {str(symbol): rows.set_index("bucket_start")["close"] for symbol, rows in bars.groupby("symbol")}
     yield Built(database_url, dbt, closes)
 
 
