@@ -27,3 +27,9 @@
     {#- VaR / CVaR cutoffs (empyrical's `cutoff`): the column suffix and the lower-tail probability. -#}
     {{ return([("95", 0.05), ("99", 0.01)]) }}
 {% endmacro %}
+
+{% macro decision_impact_horizons() %}
+    {#- The horizons fct_decision_impact measures a decision over, as (name, length in hours):
+        the column suffix of forward_return_<name> / edge_<name> and the hours after as_of. -#}
+    {{ return([("1h", 1), ("24h", 24), ("7d", 7 * 24)]) }}
+{% endmacro %}
