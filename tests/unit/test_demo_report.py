@@ -23,9 +23,9 @@ def analytics_row(period: str, covered: bool, value: float | None) -> dict[str, 
 
 
 def test_figures_are_percentages_or_ratios_and_nulls_are_n_a() -> None:
-    assert figure(0.01234, "percent") == "+1.23%"
-    assert figure(-0.5, "percent") == "-50.00%"
-    assert figure(Decimal("0.25"), "percent") == "+25.00%"
+    assert figure(0.01234, "signed") == "+1.23%"
+    assert figure(-0.5, "signed") == "-50.00%"
+    assert figure(Decimal("0.25"), "percent") == "25.00%"
     assert figure(1.23456, "ratio") == "1.23"
     assert figure(None, "ratio") == "n/a"
     with pytest.raises(ValueError, match="kind 'bp'"):
@@ -43,7 +43,7 @@ def test_analytics_show_the_covered_periods_and_every_headline_figure() -> None:
     assert header.split() == ["figure", "all", "24h"]  # 7d is not covered: it would repeat all
     for _, label, kind in HEADLINE_FIGURES:
         line = next(line for line in text.splitlines() if line.strip().startswith(label))
-        expected = ["+1.50%", "-2.00%"] if kind == "percent" else ["0.01", "n/a" if label == "Sharpe" else "-0.02"]
+        expected = {"signed": ["+1.50%", "-2.00%"], "percent": ["1.50%", "-2.00%"]}.get(kind, ["0.01", "n/a" if label == "Sharpe" else "-0.02"])
         assert line.split()[-2:] == expected, line
 
 
