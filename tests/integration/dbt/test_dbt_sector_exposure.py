@@ -25,6 +25,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic, synthetic_portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, window
 from tests.integration.dbt.test_dbt_build import frame
+from tests.integration.dbt.test_dbt_incremental import query_reads
 
 SECTORS = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "symbol_sectors.csv").set_index("base_currency")["sector"].to_dict()
 
@@ -171,3 +172,16 @@ def test_consecutive_windows_equal_a_full_refresh(built: Built) -> None:
     for start, end in zip(boundaries[1:], boundaries[2:]):
         built.dbt.run("run", "--select", "fct_portfolio_sector_exposure", dbt_vars=window(hour(start), hour(end)))
     assert exposure_rows(built.url) == full
+
+
+def test_an_hourly_increment_reads_one_row_per_holding(built: Built) -> None:
+    """The hour's holdings through the history's as_of index and one dim_symbols_history index row
+    each (the spec in force, however many versions the contract has): nothing grows with the history."""
+    start = hour(60)
+    built.dbt.run("compile", "--select", "fct_portfolio_sector_exposure", dbt_vars=window(start, start + timedelta(hours=1)))
+    sql = (built.dbt.work_dir / "target" / "compiled" / "zmart" / "models" / "marts" / "portfolio" / "fct_portfolio_sector_exposure.sql").read_text()
+    reads = query_reads(built.url, sql)
+    holdings = fetch(built.url, "select count(*) from marts.fct_portfolio_history where as_of = %s", (start,))[0][0]
+    assert holdings == 2 * synthetic_portfolio.PORTFOLIO_SIZE  # rotation and steady
+    assert reads["marts.fct_portfolio_history"] == holdings, reads
+    assert reads["marts.dim_symbols_history"] == holdings, reads

@@ -24,9 +24,9 @@
 -- nothing is dropped, so the weights still sum to 1.
 --
 -- Windowed on as_of like fct_portfolio_history (the evaluations with as_of in [window_start,
--- window_end)); every value is read by key (the history's as_of index, one probe of
--- dim_symbols_history's (symbol, valid_from) index per holding), so an hourly run reads the same
--- rows whatever the history length. A contract first snapshotted after an evaluation that held it
+-- window_end)); every value is read by key (the history's as_of index, one row of
+-- dim_symbols_history's (symbol, valid_from) index per holding, however many versions the contract
+-- has), so an hourly run reads the same rows whatever the history length. A contract first snapshotted after an evaluation that held it
 -- is back-dated to its listing in dim_symbols_history; windows built before that snapshot keep
 -- 'unknown' until they are rebuilt (as a full refresh would).
 
@@ -44,9 +44,15 @@ holding_sectors as (
         holdings.weight,
         coalesce(sectors.sector, 'unknown') as sector
     from holdings
-    left join {{ ref("dim_symbols_history") }} as history
-        on history.symbol = holdings.symbol
-        and {{ valid_at("holdings.as_of", "history") }}
+    left join lateral (
+        -- the row in force: the latest starting at or before as_of (one index row, read backwards)
+        select history.base_currency
+        from {{ ref("dim_symbols_history") }} as history
+        where history.symbol = holdings.symbol
+          and {{ valid_at("holdings.as_of", "history") }}
+        order by history.valid_from desc
+        limit 1
+    ) as history on true
     left join {{ ref("symbol_sectors") }} as sectors on sectors.base_currency = history.base_currency
 )
 
