@@ -6,13 +6,17 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 import click
 import dagster as dg
 import psycopg
+from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
+from orchestration.assets.portfolio import PortfolioConfig
 from orchestration.cli.errors import cli_errors
 from orchestration.cli.simulation import exchange_url
 from orchestration.partitions import daily
@@ -25,6 +29,21 @@ from orchestration.settings import load_settings
 console = Console(file=sys.stdout, soft_wrap=True)
 REPORTED_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "portfolio")
 _GX_CHECK_SUFFIXES = ("_gate", "_completeness")  # the Great Expectations checks (orchestration/checks)
+PERIOD_ORDER = ("all", "30d", "7d", "24h")
+# the headline figures of marts.fct_portfolio_analytics: column, label, format (see figure)
+HEADLINE_FIGURES = (
+    ("cumulative_return", "cumulative return", "signed"),
+    ("annual_volatility", "annualised volatility", "percent"),
+    ("sharpe_ratio", "Sharpe", "ratio"),
+    ("sortino_ratio", "Sortino", "ratio"),
+    ("max_drawdown", "max drawdown", "signed"),
+    ("value_at_risk_95", "VaR 95 (1h)", "signed"),
+    ("conditional_value_at_risk_95", "CVaR 95 (1h)", "signed"),
+    ("beta", "beta to BTC", "ratio"),
+    ("average_turnover", "average turnover", "percent"),
+    ("average_pairwise_correlation", "avg pairwise correlation", "ratio"),
+    ("diversification_ratio", "diversification ratio", "ratio"),
+)
 
 
 @click.command()
@@ -76,6 +95,9 @@ def _report(url: str, instance: dg.DagsterInstance, result: dg.ExecuteInProcessR
         console.print(_timings(instance, result, started))
         if result.success:
             console.print(_portfolio(conn))
+            version = PortfolioConfig().algorithm_version  # the demo runs the portfolio manager's default
+            console.print(_analytics(conn, version))
+            console.print(_sector_exposure(conn, version))
     console.print(
         "\n[bold]Next[/bold]\n"
         "  Dagster UI (asset graph, runs, checks):  zmart ui    -> http://127.0.0.1:3000\n"
@@ -144,4 +166,71 @@ def _portfolio(conn: psycopg.Connection) -> Table:
         table.add_column(column)
     for position, symbol, weight, score, action, reason, _ in rows:
         table.add_row(str(position), symbol, f"{weight:.2f}", f"{score:.4f}", action, reason)
+    return table
+
+
+def _analytics(conn: psycopg.Connection, version: str) -> Table | str:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("select * from marts.fct_portfolio_analytics where algorithm_version = %s", (version,)).fetchall()
+    return analytics_table(rows, version)
+
+
+def analytics_table(rows: Sequence[Mapping[str, object]], version: str) -> Table | str:
+    """The headline figures (rows) per period (columns): the whole history, and each trailing
+    period the history covers (a longer one would only repeat the whole history)."""
+    by_period = {row["period"]: row for row in rows}
+    periods = [p for p in PERIOD_ORDER if p in by_period and (p == "all" or by_period[p]["is_period_covered"])]
+    if not periods:
+        return f"analytics {version}: no portfolio history yet"
+    latest = by_period[periods[0]]["latest_as_of"]
+    table = Table(title=f"analytics {version} to {latest:%Y-%m-%d %H:%M} UTC", show_edge=False)
+    table.add_column("figure")
+    for period in periods:
+        table.add_column(str(period), justify="right")
+    table.add_row("hours with a return", *(str(by_period[p]["return_hours"]) for p in periods))
+    for column, label, kind in HEADLINE_FIGURES:
+        table.add_row(label, *(figure(by_period[p][column], kind) for p in periods))
+    return table
+
+
+def figure(value: object, kind: str) -> str:
+    """A fraction as a percentage with two decimals (signed: a return or loss), a ratio with two
+    decimals; "n/a" for a null."""
+    if value is None:
+        return "n/a"
+    if not isinstance(value, (int, float, Decimal)):
+        raise TypeError(f"figure: {value!r} is not a number")
+    if kind == "signed":
+        return f"{float(value):+.2%}"
+    if kind == "percent":
+        return f"{float(value):.2%}"
+    if kind == "ratio":
+        return f"{float(value):.2f}"
+    raise ValueError(f"figure: kind {kind!r} is not one of signed, percent, ratio")
+
+
+def _sector_exposure(conn: psycopg.Connection, version: str) -> Table | str:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            """
+            select as_of, sector, weight, holding_count, symbols
+            from marts.fct_portfolio_sector_exposure
+            where algorithm_version = %s
+              and as_of = (select max(as_of) from marts.fct_portfolio_sector_exposure where algorithm_version = %s)
+            """,
+            (version, version),
+        ).fetchall()
+    return sector_table(rows, version)
+
+
+def sector_table(rows: Sequence[Mapping[str, object]], version: str) -> Table | str:
+    """The latest holdings' sectors, the largest weight first."""
+    if not rows:
+        return f"sectors {version}: no portfolio history yet"
+    ordered = sorted(rows, key=lambda row: (-Decimal(str(row["weight"])), str(row["sector"])))
+    table = Table(title=f"sectors {version} at {ordered[0]['as_of']:%Y-%m-%d %H:%M} UTC", show_edge=False)
+    for column, justify in (("sector", "left"), ("weight", "right"), ("holdings", "right"), ("symbols", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in ordered:
+        table.add_row(str(row["sector"]), f"{float(row['weight']):.2%}", str(row["holding_count"]), ", ".join(row["symbols"]))  # type: ignore[arg-type]
     return table

@@ -35,7 +35,9 @@
 -- of Pearson's correlation (null if one is undefined: a constant series); diversification_ratio =
 -- sum w_i sigma_i / sigma_p (Choueifaty & Coignard 2008), sigma = stddev_samp, p = the portfolio
 -- sum_i w_i r_i of each of those hours. average_turnover = mean turnover of the period's
--- evaluations (fct_portfolio_history; the first portfolio has none).
+-- evaluations (fct_portfolio_history; the first portfolio has none). largest_sector /
+-- largest_sector_weight: the sector of fct_portfolio_sector_exposure with the largest summed weight
+-- in the latest evaluation (ties: the first sector name), the same on every period's row.
 --
 -- Rebuilt in full on every invocation: it summarises the whole history, which is small
 -- (24 evaluations a day per version).
@@ -179,6 +181,18 @@ return_statistics as (
     from period_statistics
 ),
 
+largest_sectors as (
+    select distinct on (versions.algorithm_version)
+        versions.algorithm_version,
+        exposure.sector as largest_sector,
+        exposure.weight as largest_sector_weight
+    from versions
+    inner join {{ ref("fct_portfolio_sector_exposure") }} as exposure
+        on exposure.algorithm_version = versions.algorithm_version
+        and exposure.as_of = versions.latest_as_of
+    order by versions.algorithm_version, exposure.weight desc, exposure.sector
+),
+
 latest_holdings as (
     select periods.algorithm_version, periods.period, periods.period_start, periods.period_end, history.symbol,
            history.weight::double precision as weight,
@@ -309,7 +323,9 @@ select
     diversification.average_pairwise_correlation,
     diversification.diversification_ratio,
     coalesce(diversification.sample_hours, 0) as diversification_hours,
-    evaluation_statistics.average_turnover
+    evaluation_statistics.average_turnover,
+    largest_sectors.largest_sector,
+    largest_sectors.largest_sector_weight
 from periods
 inner join evaluation_statistics
     on evaluation_statistics.algorithm_version = periods.algorithm_version
@@ -320,3 +336,4 @@ left join return_statistics
 left join diversification
     on diversification.algorithm_version = periods.algorithm_version
     and diversification.period = periods.period
+left join largest_sectors on largest_sectors.algorithm_version = periods.algorithm_version
