@@ -110,11 +110,11 @@ def populate(url: str) -> Synthetic:
     with psycopg.connect(url) as conn:
         conn.execute("select raw.ensure_partitions('raw.candles_1m', %s, %s, interval '1 day')", (START, END))
         conn.execute("select raw.ensure_partitions('raw.contracts', %s, %s, interval '1 month')", (START, END))
-        contract_batches = [_batch(conn, "kucoin_contracts", None, None, len(INSTRUMENTS)) for _ in SNAPSHOT_TIMES]
+        contract_batches = [insert_batch(conn, "kucoin_contracts", None, None, len(INSTRUMENTS)) for _ in SNAPSHOT_TIMES]
         day_batches = [
-            _batch(conn, "kucoin_candles_1m", START + timedelta(days=d), START + timedelta(days=d + 1), 0) for d in range(3)
+            insert_batch(conn, "kucoin_candles_1m", START + timedelta(days=d), START + timedelta(days=d + 1), 0) for d in range(3)
         ]
-        late_batch = _batch(conn, "kucoin_candles_1m", START, START + timedelta(days=1), 0)
+        late_batch = insert_batch(conn, "kucoin_candles_1m", START, START + timedelta(days=1), 0)
         candles["batch_id"] = [day_batches[d] for d in (candles["open_time"] - pd.Timestamp(START)) // pd.Timedelta(days=1)]
         split_symbol, split_hour, split_minute = SPLIT_HOUR
         late = (candles["symbol"] == split_symbol) & (
@@ -122,8 +122,8 @@ def populate(url: str) -> Synthetic:
         ) & (candles["open_time"] < pd.Timestamp(START + timedelta(hours=split_hour + 1)))
         candles.loc[late, "batch_id"] = late_batch
         contracts = _contracts(contract_batches)
-        _copy(conn, "raw.candles_1m", candles)
-        _insert_contracts(conn, contracts)
+        copy_rows(conn, "raw.candles_1m", candles)
+        insert_contracts(conn, contracts)
         for batch_id, count in candles.groupby("batch_id").size().items():
             conn.execute(
                 "update raw.load_batches set rows_in = %s, rows_inserted = %s where batch_id = %s", (int(count), int(count), int(batch_id))
@@ -132,7 +132,7 @@ def populate(url: str) -> Synthetic:
     return Synthetic(candles, contracts, [*contract_batches, *day_batches, late_batch], evaluations)
 
 
-def _batch(conn: psycopg.Connection, asset: str, start: datetime | None, end: datetime | None, rows: int) -> int:
+def insert_batch(conn: psycopg.Connection, asset: str, start: datetime | None, end: datetime | None, rows: int) -> int:
     row = conn.execute(
         """
         insert into raw.load_batches (asset, partition_key, window_start, window_end, source, run_id, status,
@@ -178,14 +178,14 @@ def _contracts(batch_ids: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+def copy_rows(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
     columns = list(frame.columns)
     with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
         for row in frame.itertuples(index=False):
             copy.write_row(row)
 
 
-def _insert_contracts(conn: psycopg.Connection, contracts: pd.DataFrame) -> None:
+def insert_contracts(conn: psycopg.Connection, contracts: pd.DataFrame) -> None:
     with conn.cursor() as cur:
         for row in contracts.to_dict("records"):
             cur.execute(

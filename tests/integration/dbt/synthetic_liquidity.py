@@ -98,7 +98,7 @@ def _open_interest(conn: psycopg.Connection, candles: pd.DataFrame) -> pd.DataFr
         frames.append(pd.DataFrame({"symbol": symbol, "observed_at": times[keep], "open_interest_lots": lots[keep]}))
     points = pd.concat(frames, ignore_index=True)
     conn.execute("select raw.ensure_partitions('raw.open_interest', %s, %s, interval '1 day')", (synthetic.START, synthetic.END))
-    batch_id = synthetic._batch(conn, "kucoin_open_interest", synthetic.START, synthetic.END, len(points))
+    batch_id = synthetic.insert_batch(conn, "kucoin_open_interest", synthetic.START, synthetic.END, len(points))
     points["batch_id"] = batch_id
-    synthetic._copy(conn, "raw.open_interest", points)
+    synthetic.copy_rows(conn, "raw.open_interest", points)
     return points

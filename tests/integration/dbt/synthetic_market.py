@@ -236,7 +236,7 @@ def populate(url: str, data: synthetic.Synthetic) -> MarketData:
         for table in TABLES.values():
             conn.execute("select raw.ensure_partitions(%s::regclass, %s, %s, interval '1 day')", (table, synthetic.START, synthetic.END))
         for name, frame in frames.items():
-            batch_of = {t: synthetic._batch(conn, ASSETS[name], None, None, 0) for t in sorted(set(frame["run_time"]))}
+            batch_of = {t: synthetic.insert_batch(conn, ASSETS[name], None, None, 0) for t in sorted(set(frame["run_time"]))}
             frame["batch_id"] = frame.pop("run_time").map(batch_of)
             counts = frame.groupby("batch_id").size()
             for run_time, batch_id in batch_of.items():
@@ -245,7 +245,7 @@ def populate(url: str, data: synthetic.Synthetic) -> MarketData:
                 inserted = int(counts.get(batch_id, 0))
                 quarantined = sum(f.refused for f in fetched)
                 ledger.append((batch_id, ASSETS[name], rows_in, inserted, rows_in - inserted - quarantined, quarantined))
-            synthetic._copy(conn, TABLES[name], frame)
+            synthetic.copy_rows(conn, TABLES[name], frame)
         for batch_id, _, rows_in, inserted, unchanged, quarantined in ledger:
             conn.execute(
                 "update raw.load_batches set rows_in = %s, rows_inserted = %s, rows_unchanged = %s, rows_quarantined = %s "
@@ -262,6 +262,6 @@ def mid_hour_snapshot(conn: psycopg.Connection, contracts: pd.DataFrame) -> pd.D
     symbol, at, multiplier = MID_HOUR_SPEC
     row = contracts.loc[contracts["symbol"] == symbol].sort_values("snapshot_time").iloc[[0]].copy()
     row["snapshot_time"], row["multiplier"] = hour(at), multiplier
-    row["batch_id"] = synthetic._batch(conn, "kucoin_contracts", None, None, 1)
-    synthetic._insert_contracts(conn, row)
+    row["batch_id"] = synthetic.insert_batch(conn, "kucoin_contracts", None, None, 1)
+    synthetic.insert_contracts(conn, row)
     return row

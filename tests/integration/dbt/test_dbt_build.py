@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import create_database
 from tests.integration.dbt import indicator_reference, synthetic
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 
 SEED_CSV = DBT_PROJECT_DIR / "seeds" / "scoring_algorithm_weights.csv"
 RELATIONS = (
@@ -57,11 +56,6 @@ def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
     yield Built(database_url, dbt, data)
 
 
-def frame(url: str, query: str) -> pd.DataFrame:
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(query)  # type: ignore[arg-type]
-        assert cur.description is not None
-        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
 def test_parse_build_and_docs_succeed_on_an_empty_database(pg_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

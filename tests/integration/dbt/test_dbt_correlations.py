@@ -25,9 +25,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.dbt import synthetic
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
-from tests.integration.dbt.test_dbt_build import frame
-from tests.integration.dbt.test_dbt_incremental import query_reads
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
 
 MODELS = ("int_return_comoments_1d", "int_return_correlations_30d")
 SUMS = ("sum_a", "sum_b", "sum_aa", "sum_bb", "sum_ab")

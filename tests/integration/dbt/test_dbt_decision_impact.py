@@ -20,8 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
-from tests.integration.dbt.dbt_cli import Dbt
-from tests.integration.dbt.test_dbt_build import frame
+from tests.integration.dbt.dbt_cli import Dbt, frame
 from tests.integration.dbt.test_dbt_portfolio_analytics import assert_close
 
 HORIZONS = {"1h": 1, "24h": 24, "7d": 168}

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from tests.integration.dbt import synthetic
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
+from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, query_reads, window
 
 # the models that carry rows or state from one run to the next
 CARRYING = (
@@ -55,11 +54,6 @@ def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
     return {table: fetch(url, f"select * from {table} order by {key}") for table, key in WINDOWED.items()}
 
 
-def assert_same_tables(actual: dict[str, list[tuple[object, ...]]], expected: dict[str, list[tuple[object, ...]]]) -> None:
-    for table, rows in expected.items():
-        assert len(actual[table]) == len(rows), table
-        for got, want in zip(actual[table], rows, strict=True):
-            assert got == want, f"{table}: {got} != {want}"
 
 
 @pytest.fixture(scope="module")
@@ -88,18 +82,6 @@ def test_consecutive_windows_equal_a_full_refresh(url: str, tmp_path: Path) -> N
     assert_same_tables(snapshot(url), incremental)
 
 
-def rows_read(plan: dict[str, Any]) -> dict[str, int]:
-    """Rows each relation's scans read in an EXPLAIN ANALYZE plan (returned + filtered out), x loops."""
-    counts: dict[str, int] = {}
-    nodes = [plan]
-    while nodes:
-        node = nodes.pop()
-        nodes.extend(node.get("Plans", ()))
-        if "Relation Name" in node:
-            read = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
-            name = f"{node.get('Schema', '')}.{node['Relation Name']}"
-            counts[name] = counts.get(name, 0) + int(read * node.get("Actual Loops", 1))
-    return counts
 
 
 def window_reads(url: str, dbt: Dbt, start: datetime) -> dict[str, dict[str, int]]:
@@ -115,16 +97,6 @@ def window_reads(url: str, dbt: Dbt, start: datetime) -> dict[str, dict[str, int
     return reads
 
 
-def query_reads(url: str, sql: str) -> dict[str, int]:
-    """Rows each relation's scans read when `sql` runs (EXPLAIN ANALYZE, nothing written)."""
-    with psycopg.connect(url) as conn:
-        # On 72 hours of test data scanning a whole table is cheaper than probing an index, so
-        # the planner would read everything; on a real history it probes the indexes. Measure
-        # the plans as they run at scale.
-        conn.execute("set enable_seqscan = off")
-        conn.execute("set enable_bitmapscan = off")
-        plan = conn.execute(f"explain (analyze, verbose, format json) {sql}").fetchone()[0]  # type: ignore[index]
-    return rows_read(plan[0]["Plan"])
 
 
 def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(url: str, tmp_path: Path) -> None:

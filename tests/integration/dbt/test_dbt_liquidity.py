@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_liquidity
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
-from tests.integration.dbt.test_dbt_incremental import BOUNDARIES, BUILD_MODELS, assert_same_tables, hour
+from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, window
+from tests.integration.dbt.test_dbt_incremental import BOUNDARIES, BUILD_MODELS, hour
 
 MODEL = "intermediate.int_liquidity_1h"
 SELECT = ("--select", "+int_liquidity_1h")

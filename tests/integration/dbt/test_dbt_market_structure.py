@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_market
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 
 BANDS = (10, 50, 100)
 SIDES = ("bid", "ask")
@@ -56,11 +55,6 @@ def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
     yield Built(database_url, dbt, data, market)
 
 
-def frame(url: str, query: str) -> pd.DataFrame:
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(query)  # type: ignore[arg-type]
-        assert cur.description is not None
-        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
 # --- the reference -------------------------------------------------------------------------------

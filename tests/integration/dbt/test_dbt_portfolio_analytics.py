@@ -27,9 +27,7 @@ from psycopg import sql
 from orchestration.embedded_postgres import EmbeddedPostgres
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
-from tests.integration.dbt.test_dbt_build import frame
-from tests.integration.dbt.test_dbt_incremental import rows_read
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, rows_read, window
 
 PERIODS_PER_YEAR = 365 * 24
 PERIODS = {"all": None, "30d": 30 * 24, "7d": 7 * 24, "24h": 24}

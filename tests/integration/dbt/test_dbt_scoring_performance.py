@@ -27,8 +27,7 @@ import pytest
 from scipy import stats
 
 from tests.integration.dbt import synthetic
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
-from tests.integration.dbt.test_dbt_incremental import assert_same_tables, rows_read
+from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, rows_read, window
 
 HORIZONS = (1, 4, 24)
 QUANTILES = 5

@@ -23,9 +23,7 @@ import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic, synthetic_portfolio
-from tests.integration.dbt.dbt_cli import Dbt, fetch, window
-from tests.integration.dbt.test_dbt_build import frame
-from tests.integration.dbt.test_dbt_incremental import query_reads
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
 
 SECTORS = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "symbol_sectors.csv").set_index("base_currency")["sector"].to_dict()
 

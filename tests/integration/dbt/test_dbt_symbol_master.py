@@ -25,8 +25,7 @@ import yaml
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic
-from tests.integration.dbt.dbt_cli import Dbt, fetch
-from tests.integration.dbt.test_dbt_build import frame
+from tests.integration.dbt.dbt_cli import Dbt, fetch, frame
 
 START, (FIRST_SNAPSHOT, SECOND_SNAPSHOT) = synthetic.START, synthetic.SNAPSHOT_TIMES
 # raw.contracts columns whose change starts a new version (the raw names of tracked_contract_attributes())
