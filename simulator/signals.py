@@ -59,9 +59,9 @@ class SourceSpec:
 
 
 SOURCES = (
-    SourceSpec("ta_breakout", "technical", "csv", 0.70, 0.30, (5, 60)),
-    SourceSpec("newswire", "news", "jsonl", 0.65, 0.25, (30, 300)),
-    SourceSpec("chain_watch", "onchain", "jsonl", 0.60, 0.20, (60, 600)),
+    SourceSpec("ta_breakout", "technical", "csv", 0.72, 0.30, (5, 60)),
+    SourceSpec("newswire", "news", "jsonl", 0.68, 0.30, (30, 300)),
+    SourceSpec("chain_watch", "onchain", "jsonl", 0.64, 0.30, (60, 600)),
     SourceSpec("crowd_chatter", "social", "jsonl", 0.50, 0.30, (5, 120), neutral_share=0.1),
     SourceSpec("ta_random", "technical", "csv", 0.50, 0.30, (5, 60), neutral_share=0.1),
     SourceSpec("repost_hub", "social", "jsonl", None, 0.6, (120, 900), echo_of="newswire"),
