@@ -143,7 +143,7 @@ def signals_drop_folder_sensor(context: dg.SensorEvaluationContext, signals_inbo
         requests.append(
             dg.RunRequest(
                 run_key=f"signals:{path}:{sha256}",
-                run_config={"ops": {"raw__signals": {"config": {"path": str(path)}}}},
+                run_config={"ops": {"signals_file": {"config": {"path": str(path)}}}},
                 tags={"zmart/trigger": "signals_drop_folder", "zmart/signals_file": path.name},
             )
         )

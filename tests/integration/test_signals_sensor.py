@@ -46,7 +46,7 @@ def test_the_sensor_asks_for_one_run_per_new_or_changed_file_and_the_runs_load_t
                 resources={"database": PostgresResource(url=database_url)},
             )
             assert result.success
-            assert result.asset_materializations_for_node("raw__signals")[0].metadata["rows_inserted"].value == 1
+            assert result.asset_materializations_for_node("signals_file")[0].metadata["rows_inserted"].value == 1
 
         assert evaluate(instance, inbox, first.cursor).run_requests == []  # type: ignore[union-attr]
         os.utime(inbox / "a.jsonl", ns=(1, 1))  # touched, same bytes: nothing to do
@@ -71,7 +71,7 @@ def test_an_unreadable_file_fails_its_run_without_retries(database_url: str, tmp
     (tmp_path / "bad.csv").write_text("nothing,useful\n")
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [signals_file], run_config={"ops": {"raw__signals": {"config": {"path": str(tmp_path / "bad.csv")}}}},
+            [signals_file], run_config={"ops": {"signals_file": {"config": {"path": str(tmp_path / "bad.csv")}}}},
             instance=instance, resources={"database": PostgresResource(url=database_url)}, raise_on_error=False,
         )
     assert not result.success
