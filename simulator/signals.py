@@ -36,7 +36,7 @@ import numpy as np
 from simulator.config import DEFAULT_CONTRACTS
 from simulator.market import MINUTE_MS, Market
 from simulator.rng import stream_key, uniforms
-from simulator.universe import HOUR_MS, build_universe
+from simulator.universe import HOUR_MS, Contract, build_universe
 
 HORIZON_HOURS = 4
 CSV_FIELDS = ("source", "external_id", "kind", "symbol", "direction", "confidence", "text", "published_at", "received_at")
@@ -131,7 +131,7 @@ def write_signal_files(
     market = Market(seed, list(universe.values()))
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     closes = {s: _hour_closes(market, universe[s], start_ms, end_ms + (HORIZON_HOURS + 1) * HOUR_MS) for s in symbols}
-    rows: dict[str, list[dict[str, object]]] = {}
+    rows: dict[str, list[_Draft]] = {}
     duplicates: list[tuple[str, str]] = []
     for spec in sorted(SOURCES, key=lambda s: s.echo_of is not None):  # an echo after what it echoes
         if spec.echo_of is None:
@@ -154,64 +154,97 @@ def write_signal_files(
     return truth
 
 
-def _hour_closes(market: Market, contract: object, start_ms: int, end_ms: int) -> dict[int, float]:
+@dataclass
+class _Draft:
+    """A signal being made: its direction and text are decided once its outcome is known."""
+
+    source: str
+    external_id: str
+    kind: str
+    symbol: str
+    confidence: float
+    published_ms: int
+    received_ms: int
+    u_direction: float = 0.5  # the draw that decides whether the direction agrees with the outcome
+    u_text: float = 0.5  # the draw that picks the words (and a direction when there is no outcome)
+    neutral: bool = False
+    echo_of: _Draft | None = None
+    direction: str = ""
+    text: str | None = None
+
+    def public(self) -> dict[str, object]:
+        """The row as written: the schema fields, times as ISO-8601 UTC."""
+        return {
+            "source": self.source, "external_id": self.external_id, "kind": self.kind, "symbol": self.symbol,
+            "direction": self.direction, "confidence": self.confidence, "text": self.text,
+            "published_at": _iso(self.published_ms), "received_at": _iso(self.received_ms),
+        }
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def _hour_closes(market: Market, contract: Contract, start_ms: int, end_ms: int) -> dict[int, float]:
     """Close of each 1h bar by its end (ms): the close of the hour's last traded minute, as int_candles_1h."""
-    bars = market.candles(contract, start_ms, end_ms)  # type: ignore[arg-type]
+    bars = market.candles(contract, start_ms, end_ms)
     hour_end = (bars.open_ms // HOUR_MS + 1) * HOUR_MS
     last = np.r_[hour_end[1:] != hour_end[:-1], True]
     return dict(zip(hour_end[last].tolist(), bars.close[last].tolist(), strict=True))
 
 
-def _source_rows(seed: int, spec: SourceSpec, symbols: Sequence[str], start_ms: int, end_ms: int) -> list[dict[str, object]]:
+def _source_rows(seed: int, spec: SourceSpec, symbols: Sequence[str], start_ms: int, end_ms: int) -> list[_Draft]:
     hours = np.arange(start_ms // HOUR_MS, end_ms // HOUR_MS)
-    rows: list[dict[str, object]] = []
+    informative = (spec.accuracy or 0.5) > 0.5
+    low, high = spec.delay_seconds
+    rows = []
     for symbol in symbols:
-        draws = {name: uniforms(stream_key(seed, "signals", spec.name, symbol, name), hours) for name in ("emit", "minute", "delay", "confidence", "neutral", "text", "direction")}
+        draws = {
+            name: uniforms(stream_key(seed, "signals", spec.name, symbol, name), hours)
+            for name in ("emit", "minute", "delay", "confidence", "neutral", "text", "direction")
+        }
         for i in np.flatnonzero(draws["emit"] < spec.rate):
             received_ms = int(hours[i]) * HOUR_MS + int(draws["minute"][i] * 3_600) * 1000
-            low, high = spec.delay_seconds
-            published_ms = received_ms - int(low + draws["delay"][i] * (high - low)) * 1000
-            neutral = draws["neutral"][i] < spec.neutral_share
-            rows.append({
-                "source": spec.name, "external_id": f"{spec.name}-{symbol}-{int(hours[i])}", "kind": spec.kind, "symbol": symbol,
-                "direction": "neutral" if neutral else None,  # set once the outcome is known (_decide)
-                "confidence": round(0.55 + 0.4 * float(draws["confidence"][i]) if (spec.accuracy or 0.5) > 0.5 else 0.3 + 0.6 * float(draws["confidence"][i]), 2),
-                "published_ms": published_ms, "received_ms": received_ms,
-                "_u_direction": float(draws["direction"][i]), "_u_text": float(draws["text"][i]),
-            })
+            u = float(draws["confidence"][i])
+            rows.append(_Draft(
+                source=spec.name, external_id=f"{spec.name}-{symbol}-{int(hours[i])}", kind=spec.kind, symbol=symbol,
+                confidence=round(0.55 + 0.4 * u if informative else 0.3 + 0.6 * u, 2),
+                published_ms=received_ms - int(low + draws["delay"][i] * (high - low)) * 1000, received_ms=received_ms,
+                u_direction=float(draws["direction"][i]), u_text=float(draws["text"][i]),
+                neutral=bool(draws["neutral"][i] < spec.neutral_share),
+            ))
     return rows
 
 
-def _echo_rows(seed: int, spec: SourceSpec, originals: list[dict[str, object]], end_ms: int) -> tuple[list[dict[str, object]], list[tuple[str, str]]]:
+def _echo_rows(seed: int, spec: SourceSpec, originals: list[_Draft], end_ms: int) -> tuple[list[_Draft], list[tuple[str, str]]]:
     rows, pairs = [], []
+    low, high = spec.delay_seconds
     for n, original in enumerate(originals):
-        u = uniforms(stream_key(seed, "signals", spec.name, original["external_id"]), np.arange(3))
+        u = uniforms(stream_key(seed, "signals", spec.name, original.external_id), np.arange(3))
         if u[0] >= spec.rate:
             continue
-        low, high = spec.delay_seconds
-        published_ms = int(original["published_ms"]) + int(low + u[1] * (high - low)) * 1000  # type: ignore[call-overload]
+        published_ms = original.published_ms + int(low + u[1] * (high - low)) * 1000
         received_ms = published_ms + int(5 + 55 * u[2]) * 1000
         if received_ms >= end_ms:
             continue
         external_id = f"{spec.name}-{n}"
-        rows.append({**original, "source": spec.name, "external_id": external_id, "kind": spec.kind,
-                     "published_ms": published_ms, "received_ms": received_ms, "_echo": original})
-        pairs.append((external_id, str(original["external_id"])))
+        rows.append(_Draft(spec.name, external_id, spec.kind, original.symbol, original.confidence, published_ms, received_ms, echo_of=original))
+        pairs.append((external_id, original.external_id))
     return rows, pairs
 
 
-def _decide(row: dict[str, object], spec: SourceSpec, forward_return: float | None) -> None:
+def _decide(row: _Draft, spec: SourceSpec, forward_return: float | None) -> None:
     """The row's direction (from its outcome and the source's accuracy) and its text."""
-    if "_echo" in row:
-        original = row["_echo"]
-        assert isinstance(original, dict)
-        row["direction"], row["text"] = original["direction"], f"RT @{original['source']}: {original['text']}"
+    if row.echo_of is not None:
+        row.direction, row.text = row.echo_of.direction, f"RT @{row.echo_of.source}: {row.echo_of.text}"
         return
-    if row["direction"] is None:
-        agrees = float(row["_u_direction"]) < (spec.accuracy or 0.5)  # type: ignore[arg-type]
-        up = (forward_return or 0.0) > 0 if forward_return else float(row["_u_text"]) < 0.5  # type: ignore[arg-type]
-        row["direction"] = "long" if up == agrees else "short"
-    row["text"] = _text(spec.kind, str(row["symbol"]), str(row["direction"]), float(row["_u_text"]))  # type: ignore[arg-type]
+    if row.neutral:
+        row.direction = "neutral"
+    else:
+        agrees = row.u_direction < (spec.accuracy or 0.5)
+        up = forward_return > 0 if forward_return else row.u_text < 0.5  # no (or a zero) outcome: either way
+        row.direction = "long" if up == agrees else "short"
+    row.text = _text(spec.kind, row.symbol, row.direction, row.u_text)
 
 
 def _text(kind: str, symbol: str, direction: str, u: float) -> str | None:
@@ -229,31 +262,29 @@ def _text(kind: str, symbol: str, direction: str, u: float) -> str | None:
     return f"{number * 10} {base} {verb}: {tail}"
 
 
-def _outcome(row: dict[str, object], closes: dict[str, dict[int, float]]) -> float | None:
-    t0 = (int(row["received_ms"]) // HOUR_MS + 1) * HOUR_MS  # type: ignore[call-overload]
-    series = closes[str(row["symbol"])]
+def _outcome(row: _Draft, closes: dict[str, dict[int, float]]) -> float | None:
+    t0 = (row.received_ms // HOUR_MS + 1) * HOUR_MS
+    series = closes[row.symbol]
     start, end = series.get(t0), series.get(t0 + HORIZON_HOURS * HOUR_MS)
     return None if start is None or end is None or start == 0 else end / start - 1
 
 
-def _score(rows: list[dict[str, object]], closes: dict[str, dict[int, float]]) -> tuple[int, int]:
+def _score(rows: list[_Draft], closes: dict[str, dict[int, float]]) -> tuple[int, int]:
     resolved = hits = 0
     for row in rows:
-        if row["direction"] == "neutral":
-            continue
         outcome = _outcome(row, closes)
-        if outcome is None:
+        if row.direction == "neutral" or outcome is None:
             continue
         resolved += 1
-        hits += int(outcome * (1 if row["direction"] == "long" else -1) > 0)
+        hits += int(outcome * (1 if row.direction == "long" else -1) > 0)
     return resolved, hits
 
 
-def _malformed_rows(spec: SourceSpec, example: dict[str, object] | None) -> list[tuple[str, dict[str, object] | str]]:
+def _malformed_rows(spec: SourceSpec, example: _Draft | None) -> list[tuple[str, dict[str, object] | str]]:
     """(rule, record) of the malformed rows written into the source's file."""
     if example is None:
         return []
-    good = _public(example)
+    good = example.public()
     bad: list[tuple[str, dict[str, object] | str]] = [
         ("confidence:less_than_equal", {**good, "external_id": f"{spec.name}-bad-confidence", "confidence": 1.3}),
         ("direction:literal_error", {**good, "external_id": f"{spec.name}-bad-direction", "direction": "up"}),
@@ -265,21 +296,9 @@ def _malformed_rows(spec: SourceSpec, example: dict[str, object] | None) -> list
     return bad
 
 
-def _public(row: dict[str, object]) -> dict[str, object]:
-    """The row as written: the schema fields, times as ISO-8601 UTC."""
-    def iso(ms: object) -> str:
-        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat()  # type: ignore[call-overload]
-
-    return {
-        "source": row["source"], "external_id": row["external_id"], "kind": row["kind"], "symbol": row["symbol"],
-        "direction": row["direction"], "confidence": row["confidence"], "text": row.get("text"),
-        "published_at": iso(row["published_ms"]), "received_at": iso(row["received_ms"]),
-    }
-
-
-def _write(path: Path, spec: SourceSpec, rows: list[dict[str, object]], bad: list[tuple[str, dict[str, object] | str]], seed: int) -> list[Malformed]:
+def _write(path: Path, spec: SourceSpec, rows: list[_Draft], bad: list[tuple[str, dict[str, object] | str]], seed: int) -> list[Malformed]:
     """Write the rows (by received time) with the malformed ones at seeded positions; returns where those went."""
-    records: list[dict[str, object] | str] = [_public(r) for r in sorted(rows, key=lambda r: (r["received_ms"], r["external_id"]))]
+    records: list[dict[str, object] | str] = [r.public() for r in sorted(rows, key=lambda r: (r.received_ms, r.external_id))]
     spots = uniforms(stream_key(seed, "signals", spec.name, "malformed"), np.arange(len(bad)))
     placed: list[tuple[int, str]] = []
     for (rule, record), u in zip(bad, spots, strict=True):
