@@ -35,9 +35,9 @@
 --     without resolved history),
 --   median_delivery_latency_seconds = the median (percentile_cont 0.5) of received_at - published_at.
 --
--- Rows: each source and whole hour as_of from the hour after the first signal received up to
--- {{ 1 + h }} hours after the hour of the last one (when its outcome is known), where the source
--- received at least one signal in the lookback. Window: the as_of hours in the build window;
+-- Rows: each source and whole hour as_of from the hour after the first signal received (of any
+-- source) up to {{ 1 + h }} hours after the hour of the last one (when its outcome is known),
+-- where the source received at least one signal in the lookback. Window: the as_of hours in the build window;
 -- a run reads the signals received in [window_start - {{ lookback }} hours, window_end) and their
 -- forward returns, whatever the history length.
 
