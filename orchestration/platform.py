@@ -66,6 +66,7 @@ class Platform:
             "ZMART_MAX_SYMBOLS": os.environ.get("ZMART_MAX_SYMBOLS", "0"),
             "ZMART_EXCHANGE_WEIGHT_BUDGET": str(self.settings.weight_budget),
             "ZMART_EXCHANGE_TIMEOUT_MS": str(self.settings.exchange_timeout_ms),
+            "ZMART_SIGNALS_DIR": str(self.settings.signals_dir),
         }
         env.update(ConnectionParams.from_url(self.database_url).dbt_env())
         env.update(ConnectionParams.from_url(self.dagster_database_url).dagster_storage_env())

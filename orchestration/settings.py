@@ -40,6 +40,7 @@ class Settings:
     sim_faults: FaultProfile
     weight_budget: int  # request weight per 30 s: the client's pace and, in sim mode, the simulator's pool
     exchange_timeout_ms: int  # per request; a slower answer is a RequestTimeout, retried
+    signals_dir: Path  # the drop folder the signals sensor watches
 
     @property
     def dagster_home(self) -> Path:
@@ -68,6 +69,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sim_faults=_faults(env, "ZMART_SIM_FAULTS"),
         weight_budget=_integer(env, "ZMART_EXCHANGE_WEIGHT_BUDGET", KUCOIN_PUBLIC_WEIGHT_BUDGET, 1, 10_000_000),
         exchange_timeout_ms=_integer(env, "ZMART_EXCHANGE_TIMEOUT_MS", 10_000, 100, 600_000),
+        signals_dir=Path(env.get("ZMART_SIGNALS_DIR") or state_dir / "signals" / "inbox").expanduser().resolve(),
     )
 
 

@@ -27,7 +27,8 @@ def load_rows(
 ) -> LoadCounts:
     inserted = conflicts = 0
     if len(accepted):
-        _ensure_partitions(conn, table, accepted[table.time_column])
+        if table.partition_step is not None:
+            _ensure_partitions(conn, table, accepted[table.time_column])
         _stage(conn, table, batch_id, accepted)
         inserted = _insert_new(conn, table)
         if inserted < len(accepted):
@@ -94,6 +95,8 @@ def _quarantine_conflicts(conn: psycopg.Connection, table: RawTable, batch_id: i
     if table.quarantine_time_column:
         columns.append(sql.Identifier(table.quarantine_time_column))
         values.append(sql.Identifier("s", table.quarantine_time_column))
+    columns += [sql.Identifier(c) for c in table.provenance_columns]
+    values += [sql.Identifier("s", c) for c in table.provenance_columns]
     columns.append(sql.Identifier("record"))
     values.append(sql.SQL("to_jsonb(s) - 'batch_id'"))
     query = sql.SQL(
@@ -121,7 +124,7 @@ def _quarantine_conflicts(conn: psycopg.Connection, table: RawTable, batch_id: i
 def _quarantine(conn: psycopg.Connection, table: RawTable, batch_id: int, stage: str, rejections: Sequence[Rejection]) -> None:
     if not rejections:
         return
-    columns = ["batch_id", "stage", "rule", "detail", "symbol", "record"]
+    columns = ["batch_id", "stage", "rule", "detail", "symbol", "record", *table.provenance_columns]
     if table.quarantine_time_column:
         columns.insert(5, table.quarantine_time_column)
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
@@ -130,6 +133,7 @@ def _quarantine(conn: psycopg.Connection, table: RawTable, batch_id: int, stage:
     with conn.cursor().copy(copy_sql) as copy:
         for r in rejections:
             values = [batch_id, stage, storable(r.rule), storable(r.detail), storable(r.symbol), r.record_json()]
+            values += [r.extra[c] for c in table.provenance_columns]
             if table.quarantine_time_column:
                 values.insert(5, r.key_time)
             copy.write_row(values)

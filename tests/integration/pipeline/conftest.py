@@ -107,6 +107,7 @@ def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, m
         "ZMART_MAX_SYMBOLS": str(SYMBOLS),
         "ZMART_EXCHANGE_WEIGHT_BUDGET": str(KUCOIN_PUBLIC_WEIGHT_BUDGET),
         "ZMART_EXCHANGE_TIMEOUT_MS": "10000",
+        "ZMART_SIGNALS_DIR": str(tmp_path / "signals"),
         "DAGSTER_HOME": str(dagster_home),
     }.items():
         monkeypatch.setenv(key, value)
