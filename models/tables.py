@@ -97,3 +97,6 @@ OPEN_INTEREST = RawTable(
     partition_step="1 day",
     quarantine_time_column="observed_at",
 )
+
+# Every range-partitioned raw table (the quarantine tables are not partitioned).
+PARTITIONED_TABLES = (CANDLES_1M, CONTRACTS, TICKERS, ORDER_BOOK_LEVELS, TRADES, FUNDING_RATES, OPEN_INTEREST)

@@ -69,12 +69,17 @@ def _stage(conn: psycopg.Connection, table: RawTable, batch_id: int, accepted: p
 
 
 def _insert_new(conn: psycopg.Connection, table: RawTable) -> int:
+    # In time order: rows land in the heap in the order inserted, and the warm tier's BRIN on the
+    # time column (raw.apply_partition_tier) prunes block ranges only if their times cluster.
     columns = sql.SQL(", ").join(map(sql.Identifier, (*table.columns, "batch_id")))
     cursor = conn.execute(
-        sql.SQL("insert into {target} ({columns}) select {columns} from {stage} on conflict ({key}) do nothing").format(
+        sql.SQL(
+            "insert into {target} ({columns}) select {columns} from {stage} order by {time}, {key} on conflict ({key}) do nothing"
+        ).format(
             target=sql.Identifier(table.schema, table.name),
             columns=columns,
             stage=sql.Identifier(_STAGE),
+            time=sql.Identifier(table.time_column),
             key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
         )
     )
