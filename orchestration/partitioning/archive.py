@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow.parquet as pq
@@ -147,7 +148,7 @@ def _export(conn: psycopg.Connection, source: sql.Composable, columns: list[Colu
     return rows
 
 
-def _write_manifest(path: Path, manifest: dict[str, object]) -> str:
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> str:
     payload = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     path.write_bytes(payload)
     _fsync(path)
@@ -173,13 +174,7 @@ def _restore_one(url: str, table: RawTable, archive_id: int, root: Path, hot_day
         partition, start, end, rows, checksum, manifest_path, manifest_sha = row
         manifest_file = root / manifest_path
         manifest = _read_manifest(manifest_file, manifest_sha)
-        if (manifest["table"], manifest["partition"], manifest["content_checksum"]) != (table.qualified, partition, checksum):
-            raise ChecksumError(f"{manifest_file}: describes {manifest['table']} {manifest['partition']}, not the archive of {table.qualified} {partition}")
-        columns = [{"name": c.name, "type": c.pg_type} for c in _columns(conn, table.qualified)]
-        if columns != manifest["columns"]:
-            raise ArchiveError(f"{table.qualified}: its columns {columns} are not the archived {manifest['columns']}; migrate the archive first")
-        if conn.execute("select to_regclass(%s)", (f"{table.schema}.{partition}",)).fetchone() != (None,):
-            raise ArchiveError(f"{table.qualified}: {table.schema}.{partition} exists already; drop or rename it before restoring the archive")
+        _check_restorable(conn, table, partition, checksum, manifest_file, manifest)
         target = sql.Identifier(table.schema, partition)
         conn.execute(
             sql.SQL("create table {} (like {} including defaults including constraints)").format(target, sql.Identifier(table.schema, table.name))
@@ -202,13 +197,29 @@ def _restore_one(url: str, table: RawTable, archive_id: int, root: Path, hot_day
     return PartitionArchive(table.qualified, partition, start, end, rows, checksum, manifest_file)
 
 
-def _read_manifest(path: Path, expected_sha: str) -> dict[str, object]:
+def _check_restorable(
+    conn: psycopg.Connection, table: RawTable, partition: str, checksum: str, manifest_file: Path, manifest: dict[str, Any]
+) -> None:
+    """The manifest is this archive's, the table still has the archived columns, and the partition's name is free."""
+    if (manifest["table"], manifest["partition"], manifest["content_checksum"]) != (table.qualified, partition, checksum):
+        raise ChecksumError(f"{manifest_file}: describes {manifest['table']} {manifest['partition']}, not the archive of {table.qualified} {partition}")
+    columns = [{"name": c.name, "type": c.pg_type} for c in _columns(conn, table.qualified)]
+    if columns != manifest["columns"]:
+        raise ArchiveError(
+            f"{table.qualified}: its columns {columns} are not the archived ones {manifest['columns']}: "
+            "the table changed since the archive, and a restore loads the archived columns only"
+        )
+    if conn.execute("select to_regclass(%s)", (f"{table.schema}.{partition}",)).fetchone() != (None,):
+        raise ArchiveError(f"{table.qualified}: {table.schema}.{partition} exists already; drop or rename it before restoring the archive")
+
+
+def _read_manifest(path: Path, expected_sha: str) -> dict[str, Any]:
     if not path.is_file():
         raise ArchiveError(f"{path}: the manifest is missing (is ZMART_ARCHIVE_DIR the archive root it was written under?)")
     payload = path.read_bytes()
     if hashlib.sha256(payload).hexdigest() != expected_sha:
         raise ChecksumError(f"{path}: sha256 differs from the one recorded in meta.archived_partitions: the manifest was changed")
-    manifest: dict[str, object] = json.loads(payload)
+    manifest: dict[str, Any] = json.loads(payload)
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ArchiveError(f"{path}: format {manifest.get('format')!r} is not {MANIFEST_FORMAT}")
     return manifest
@@ -217,7 +228,7 @@ def _read_manifest(path: Path, expected_sha: str) -> dict[str, object]:
 # -- verification, shared by archive and restore -------------------------------------------------
 
 
-def _verify_rows(conn: psycopg.Connection, table: RawTable, directory: Path, manifest: dict[str, object]) -> None:
+def _verify_rows(conn: psycopg.Connection, table: RawTable, directory: Path, manifest: dict[str, Any]) -> None:
     """Load the files into a temporary table and compare their checksum, computed in PostgreSQL."""
     scratch = sql.Identifier(_VERIFY_TABLE)
     conn.execute(sql.SQL("create temporary table {} (like {}) on commit drop").format(scratch, sql.Identifier(table.schema, table.name)))
@@ -228,11 +239,11 @@ def _verify_rows(conn: psycopg.Connection, table: RawTable, directory: Path, man
         raise ChecksumError(f"{directory}: the written rows' checksum {verified} differs from the partition's {manifest['content_checksum']}")
 
 
-def _load_files(conn: psycopg.Connection, target: sql.Composable, directory: Path, manifest: dict[str, object]) -> None:
+def _load_files(conn: psycopg.Connection, target: sql.Composable, directory: Path, manifest: dict[str, Any]) -> None:
     """COPY the manifest's files into ``target`` after checking each file's sha256 and schema."""
-    names = [c["name"] for c in manifest["columns"]]  # type: ignore[attr-defined]
+    names = [c["name"] for c in manifest["columns"]]
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(target, sql.SQL(", ").join(map(sql.Identifier, names)))
-    for entry in manifest["files"]:  # type: ignore[attr-defined]
+    for entry in manifest["files"]:
         path = directory / entry["path"]
         if not path.is_file():
             raise ArchiveError(f"{path}: the archive file is missing")

@@ -31,10 +31,15 @@ from models.trades import validate_trades
 from orchestration.embedded_postgres import EmbeddedPostgres
 from orchestration.ingestion.batches import BatchSpec, complete_batch, open_batch
 from orchestration.ingestion.loader import load_rows
+from orchestration.partitioning import archive as archive_module
 from orchestration.partitioning.archive import archive_partitions, restore_partitions
-from orchestration.partitioning.errors import ArchiveError, ChecksumError
+from orchestration.partitioning.errors import ChecksumError
+from orchestration.partitioning.job import partition_maintenance
 from orchestration.partitioning.maintenance import run_maintenance
 from orchestration.partitioning.tiers import TierPolicy
+from orchestration.resources.database import PostgresResource
+from orchestration.resources.partitioning import PartitionPolicy
+from orchestration.schedules import partition_maintenance_daily
 from simulator.config import SimulatorConfig
 from simulator.exchange import Exchange, KlineQuery
 from tests.conftest import create_database
@@ -365,3 +370,42 @@ def test_a_tampered_archive_is_refused_and_nothing_is_attached(url: str, archive
     restore_partitions(url, CANDLES_1M, archive_root, 2, partition=partition)
     with psycopg.connect(url) as conn:
         assert rows_text(conn, f"raw.{partition}") == before
+
+
+def test_a_file_that_fails_verification_drops_nothing(url: str, archive_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crash-safe order: the file is damaged between its write and its verification (a disk
+    fault); the archive must stop before the partition is dropped, and leave it whole."""
+    real_verify = archive_module._verify_rows
+
+    def damage_then_verify(conn: psycopg.Connection, table: RawTable, directory: Path, manifest: dict[str, object]) -> None:
+        data_file = directory / "part-00000.parquet"
+        data_file.write_bytes(data_file.read_bytes()[:-16] + bytes(16))
+        real_verify(conn, table, directory, manifest)
+
+    monkeypatch.setattr(archive_module, "_verify_rows", damage_then_verify)
+    with psycopg.connect(url) as conn:
+        before = rows_text(conn, TRADES.qualified), partitions(conn, TRADES)
+    with pytest.raises(ChecksumError, match="part-00000.parquet: sha256 differs from the manifest's"):
+        archive_partitions(url, TRADES, DAYS[3] + timedelta(days=1), archive_root)
+    with psycopg.connect(url) as conn:
+        assert (rows_text(conn, TRADES.qualified), partitions(conn, TRADES)) == before
+        live = conn.execute("select count(*) from meta.archived_partitions where parent_table = 'raw.trades' and restored_at is null")
+        assert live.fetchone() == (0,)
+    assert list((archive_root / "raw" / "trades" / f"trades_p{DAYS[0]:%Y%m%d}").iterdir())  # the orphan attempt, left for inspection
+
+def test_the_daily_job_runs_the_maintenance_in_dagster(pg_cluster: EmbeddedPostgres, archive_root: Path) -> None:
+    fresh = create_database(pg_cluster)
+    policy = PartitionPolicy(ahead_days=2, hot_days=7, retention_days=365, archive_dir=str(archive_root))
+    result = partition_maintenance.execute_in_process(resources={"database": PostgresResource(url=fresh), "partitioning": policy})
+    assert result.success
+    [materialised] = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    created = materialised.event_specific_data.metadata["partitions_created"].data  # type: ignore[union-attr]
+    today = datetime.now(UTC)
+    with psycopg.connect(fresh) as conn:
+        for table in PARTITIONED_TABLES:
+            assert created[table.qualified] == len(partitions(conn, table)) > 0  # a fresh database: all of them new
+            covered = conn.execute(
+                "select min(range_start), max(range_end) from raw.partition_ranges(%s::regclass)", (table.qualified,)
+            ).fetchone()
+            assert covered is not None and covered[0] <= today and covered[1] >= today + timedelta(days=2), table.qualified
+    assert partition_maintenance_daily.cron_schedule == "40 0 * * *" and partition_maintenance_daily.execution_timezone == "UTC"
