@@ -14,8 +14,6 @@ import psycopg
 
 from models.tables import RawTable
 
-TIERS = ("hot", "warm")
-
 
 @dataclass(frozen=True)
 class TierPolicy:
