@@ -187,13 +187,18 @@ def cli_env(url: str, archive_root: Path) -> Iterator[dict[str, str]]:
     shutil.rmtree(home, ignore_errors=True)
 
 
-def test_loads_insert_rows_in_time_order(url: str) -> None:
-    """BRIN's premise: a multi-day, symbol-after-symbol load lands in the heap in time order."""
+def test_loads_insert_rows_hour_by_hour(url: str) -> None:
+    """BRIN's premise: a multi-day, symbol-after-symbol load lands in the heap hour by hour, each
+    hour in key order."""
     with psycopg.connect(url) as conn:
-        for day in DAYS:
-            times = [t for (t,) in conn.execute(f"select open_time from raw.candles_1m_p{day:%Y%m%d} order by ctid").fetchall()]
-            assert len(times) == 3 * 1440
-            assert times == sorted(times)
+        for table in (CANDLES_1M, TRADES):
+            for day in DAYS:
+                stored = conn.execute(
+                    f"select {', '.join(table.key)} from raw.{table.name}_p{day:%Y%m%d} order by ctid"
+                ).fetchall()
+                assert len(stored) == 3 * 1440 if table is CANDLES_1M else len(stored) == 3 * 100  # 100 trades a symbol
+                position = table.key.index(table.time_column)
+                assert stored == sorted(stored, key=lambda row: (row[position].replace(minute=0, second=0, microsecond=0), row))
 
 
 def test_maintenance_creates_partitions_ahead_and_indexes_each_tier(url: str, archive_root: Path) -> None:
