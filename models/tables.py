@@ -111,3 +111,6 @@ SIGNALS = RawTable(
     quarantine_time_column="published_at",
     provenance_columns=signals.PROVENANCE_COLUMNS,
 )
+
+# Every range-partitioned raw table (the quarantine tables are not partitioned).
+PARTITIONED_TABLES = (CANDLES_1M, CONTRACTS, TICKERS, ORDER_BOOK_LEVELS, TRADES, FUNDING_RATES, OPEN_INTEREST)

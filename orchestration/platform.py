@@ -67,6 +67,10 @@ class Platform:
             "ZMART_EXCHANGE_WEIGHT_BUDGET": str(self.settings.weight_budget),
             "ZMART_EXCHANGE_TIMEOUT_MS": str(self.settings.exchange_timeout_ms),
             "ZMART_SIGNALS_DIR": str(self.settings.signals_dir),
+            "ZMART_ARCHIVE_DIR": str(self.settings.archive_dir),
+            "ZMART_PARTITIONS_AHEAD_DAYS": str(self.settings.partitions_ahead_days),
+            "ZMART_HOT_DAYS": str(self.settings.hot_days),
+            "ZMART_RETENTION_DAYS": str(self.settings.retention_days),
         }
         env.update(ConnectionParams.from_url(self.database_url).dbt_env())
         env.update(ConnectionParams.from_url(self.dagster_database_url).dagster_storage_env())

@@ -11,11 +11,13 @@ import importlib
 import click
 
 _COMMANDS = {
+    "archive": "orchestration.cli.archive:archive",
     "db": "orchestration.cli.db:db",
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
     "env": "orchestration.cli.tools:env",
     "signals": "orchestration.cli.signals:signals",
+    "restore": "orchestration.cli.archive:restore",
     "sim": "simulator.cli:sim",
     "ui": "orchestration.cli.tools:ui",
 }

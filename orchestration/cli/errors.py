@@ -11,11 +11,12 @@ import click
 
 from models.migrate import MigrationError
 from orchestration.embedded_postgres import EmbeddedPostgresError
+from orchestration.partitioning.errors import ArchiveError
 from orchestration.settings import SettingsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError)
+EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError, ArchiveError)
 
 
 @contextmanager
