@@ -16,8 +16,8 @@ _COMMANDS = {
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
     "env": "orchestration.cli.tools:env",
-    "signals": "orchestration.cli.signals:signals",
     "restore": "orchestration.cli.archive:restore",
+    "signals": "orchestration.cli.signals:signals",
     "sim": "simulator.cli:sim",
     "ui": "orchestration.cli.tools:ui",
 }
