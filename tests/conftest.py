@@ -43,11 +43,12 @@ def pg_cluster() -> Iterator[EmbeddedPostgres]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(cluster: EmbeddedPostgres, prefix: str = "zmart_test") -> str:
-    """A new database cloned from the migrated template; returns its URL."""
+def create_database(cluster: EmbeddedPostgres, prefix: str = "zmart_test", template: str = TEMPLATE_DB) -> str:
+    """A new database cloned from `template` (by default the migrated, empty one); returns its URL.
+    The template must have no open connection while it is cloned."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template)))
     return cluster.url(name)
 
 
