@@ -18,6 +18,24 @@ from models.migrate import apply_migrations
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 
 TEMPLATE_DB = "zmart_test_template"
+# session fixtures that build a database once for several modules (tests/integration/dbt/conftest.py)
+SHARED_BUILDS = ("synthetic_built", "portfolio_built")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`) each worker has its own session (cluster, shared
+    builds): keep a module's tests on one worker, so its module fixtures run once, and the modules
+    that share a session-built database on one worker, so it is built once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    group: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        shared = [name for name in SHARED_BUILDS if name in getattr(item, "fixturenames", ())]
+        group[module] = shared[0] if shared else group.get(module, module)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::", 1)[0]]))
 
 
 def free_port() -> int:

@@ -22,7 +22,8 @@ it instead of populating and building again:
 The build uses the project's default vars; a module that needs others rebuilds its own models
 (with --full-refresh where the vars change their content). A module whose data differs, or whose
 property needs unbuilt models (windows built from nothing against a full refresh), keeps its own
-populate + build on `database_url`.
+populate + build on `database_url`. Under pytest-xdist the modules using one of these run on the
+same worker (tests/conftest.py: SHARED_BUILDS), so a new shared build is added there too.
 """
 
 from __future__ import annotations
