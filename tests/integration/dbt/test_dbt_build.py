@@ -19,6 +19,7 @@ import pytest
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import create_database
 from tests.integration.dbt import indicator_reference, synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 
 SEED_CSV = DBT_PROJECT_DIR / "seeds" / "scoring_algorithm_weights.csv"
@@ -51,11 +52,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    dbt.run("build")
-    yield Built(database_url, dbt, data)
+def built(synthetic_built: BuiltDatabase[synthetic.Synthetic], dbt_work_dir: Path) -> Iterator[Built]:
+    url, data = synthetic_built.clone()  # synthetic.populate + `dbt build`, once per session (conftest.py)
+    yield Built(url, Dbt(url, dbt_work_dir), data)
 
 
 

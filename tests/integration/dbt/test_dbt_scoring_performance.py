@@ -27,6 +27,7 @@ import pytest
 from scipy import stats
 
 from tests.integration.dbt import synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, rows_read, window
 
 HORIZONS = (1, 4, 24)
@@ -101,15 +102,13 @@ def add_second_version(url: str, dbt: Dbt) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    # what the scores need, without data tests (test_dbt_build runs those)
-    dbt.run("build", "--select", "+fct_symbol_scores", "--exclude-resource-type", "test")
-    add_second_version(database_url, dbt)
+def built(synthetic_built: BuiltDatabase[synthetic.Synthetic], dbt_work_dir: Path) -> Iterator[Built]:
+    url, data = synthetic_built.clone()  # synthetic.populate + `dbt build` (v1 only), once per session (conftest.py)
+    dbt = Dbt(url, dbt_work_dir)
+    add_second_version(url, dbt)
     # the models of this module again, now over both versions, with their data tests
     dbt.run("build", "--select", "int_forward_returns_1h+")
-    yield Built(database_url, dbt, data)
+    yield Built(url, dbt, data)
 
 
 def hourly_closes(data: synthetic.Synthetic) -> pd.DataFrame:

@@ -4,7 +4,9 @@ and the project's Dagster code location run in process."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -83,8 +85,19 @@ class Pipeline:
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    prepare_manifest()  # before orchestration.definitions is imported: the dbt assets read it
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Parse the project before orchestration.definitions is imported (the dbt assets read
+    dbt_project/target/manifest.json). pytest-xdist workers share that file: the first worker
+    parses under a lock, the others find it done and never rewrite it while it is read."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        prepare_manifest()
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the session's temp root, common to its workers
+    with (shared / "dbt_manifest.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "dbt_manifest.done").exists():
+            prepare_manifest()
+            (shared / "dbt_manifest.done").touch()
 
 
 def _empty_database(cluster: EmbeddedPostgres) -> str:
