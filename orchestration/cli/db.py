@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from models.migrate import apply_migrations
+from models.migrate import Migration
+from models.security import migrate as secure_migrate
 from orchestration.cli.errors import cli_errors
+from orchestration.embedded_postgres import WAREHOUSE_DB
 from orchestration.platform import embedded_cluster, prepare, redact
 from orchestration.settings import load_settings
 
@@ -70,6 +72,32 @@ def url() -> None:
 def migrate() -> None:
     """Apply pending schema migrations (models/migrations) to the warehouse."""
     settings = load_settings()
-    target = settings.database_url or embedded_cluster(settings).url()
-    applied = apply_migrations(target)
+    if settings.database_url:
+        applied = secure_migrate(settings.database_url, None)
+    else:
+        cluster = embedded_cluster(settings)
+        applied = secure_migrate(cluster.url(), cluster.superuser_url(WAREHOUSE_DB))
+    _print_applied(applied)
+
+
+@db.command()
+@click.option(
+    "--superuser-url", envvar="ZMART_SUPERUSER_URL", required=True,
+    help="A superuser's postgresql:// URL to the warehouse database (or set ZMART_SUPERUSER_URL).",
+)
+@cli_errors
+def secure(superuser_url: str) -> None:
+    """On a server of your own: create the roles, migrate as ZMART_DATABASE_URL's role, seal the ledgers.
+
+    Idempotent; run it instead of `zmart db migrate` whenever there are migrations to apply
+    (docs/security.md). The embedded cluster does this by itself.
+    """
+    settings = load_settings()
+    if not settings.database_url:
+        raise click.ClickException("ZMART_DATABASE_URL is not set: the embedded cluster secures itself on `zmart db start`")
+    _print_applied(secure_migrate(settings.database_url, superuser_url))
+    console.print("roles ensured, ledgers sealed")
+
+
+def _print_applied(applied: list[Migration]) -> None:
     console.print(f"applied {len(applied)} migrations" + (": " + ", ".join(m.path.name for m in applied) if applied else ""))

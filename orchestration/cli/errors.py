@@ -10,12 +10,13 @@ from typing import ParamSpec, TypeVar
 import click
 
 from models.migrate import MigrationError
+from models.security import SecurityError
 from orchestration.embedded_postgres import EmbeddedPostgresError
 from orchestration.settings import SettingsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError)
+EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError, SecurityError)
 
 
 @contextmanager
