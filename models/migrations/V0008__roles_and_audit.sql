@@ -36,7 +36,9 @@ $$;
 create schema if not exists staging;
 create schema if not exists intermediate;
 create schema if not exists marts;
-create schema if not exists zmart_fn;
+create schema if not exists zmart_fn authorization zmart_transform;
+-- zmart_transform owns it: the on-run-start hook comments on it, which only its owner may do.
+alter schema zmart_fn owner to zmart_transform;
 
 -- Functions are executable by PUBLIC unless revoked; none here needs to be.
 alter default privileges revoke execute on functions from public;
@@ -212,7 +214,7 @@ grant execute on function raw.ensure_partitions(regclass, timestamptz, timestamp
 grant usage on schema raw, quarantine, portfolio, lifecycle to zmart_transform;
 grant select on all tables in schema raw, quarantine, portfolio, lifecycle to zmart_transform;
 alter default privileges in schema raw, quarantine, portfolio, lifecycle grant select on tables to zmart_transform;
-grant usage, create on schema staging, intermediate, marts, zmart_fn to zmart_transform;
+grant usage, create on schema staging, intermediate, marts to zmart_transform;
 -- What the application role builds there when it runs dbt itself (the default) stays readable by transform.
 alter default privileges in schema staging, intermediate, marts grant select on tables to zmart_transform;
 alter default privileges in schema zmart_fn grant execute on functions to zmart_transform;
