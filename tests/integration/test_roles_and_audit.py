@@ -6,6 +6,8 @@ lifecycle ledgers."""
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +17,8 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from models.security import AUDIT_OWNER
+from models.migrate import apply_migrations
+from models.security import AUDIT_OWNER, SecurityError, ensure_roles, seal
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 from orchestration.portfolio.manager import evaluate_window
 from orchestration.portfolio.selection import Policy
@@ -345,3 +348,32 @@ def test_jsonb_parameter_is_stored_verbatim(url: str) -> None:
         )
     logged = [a for _, _, a, *_ in changes(url, "portfolio.decisions", "UPDATE") if a["symbol"] == HOSTILE_SYMBOLS[1]]
     assert [a["details"] for a in logged] == [{"note": HOSTILE_TEXT}]
+
+
+# -- the privileged set-up refuses what it cannot make safe -----------------------------------
+
+
+def test_the_setup_refuses_a_privileged_application_role_and_a_non_superuser(pg_cluster: EmbeddedPostgres, url: str) -> None:
+    with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute("create role test_creatrole createrole")
+        try:
+            with pytest.raises(SecurityError, match="application role 'test_creatrole' is a superuser or has CREATEROLE"):
+                ensure_roles(conn, "test_creatrole")
+        finally:
+            conn.execute("drop role test_creatrole")
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(SecurityError, match="connected as 'zmart', which is not a superuser"):
+        seal(conn, APP_ROLE)
+
+
+def test_the_migration_stops_without_the_superuser_step(pg_cluster: EmbeddedPostgres) -> None:
+    name, password = f"test_owner_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login password {}").format(sql.Identifier(name), sql.Literal(password)))
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name)))
+    try:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"the migrating role {name} is not a member of zmart_transform: run zmart db secure"):
+            apply_migrations(f"postgresql://{name}:{password}@127.0.0.1:{pg_cluster.port}/{name}")
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
