@@ -216,6 +216,7 @@ grant select on all tables in schema raw, quarantine, portfolio, lifecycle to zm
 alter default privileges in schema raw, quarantine, portfolio, lifecycle grant select on tables to zmart_transform;
 grant usage, create on schema staging, intermediate, marts to zmart_transform;
 -- What the application role builds there when it runs dbt itself (the default) stays readable by transform.
+grant select on all tables in schema staging, intermediate, marts to zmart_transform;
 alter default privileges in schema staging, intermediate, marts grant select on tables to zmart_transform;
 alter default privileges in schema zmart_fn grant execute on functions to zmart_transform;
 
