@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from rich.console import Console
 
@@ -81,20 +83,21 @@ def migrate() -> None:
 
 
 @db.command()
-@click.option(
-    "--superuser-url", envvar="ZMART_SUPERUSER_URL", required=True,
-    help="A superuser's postgresql:// URL to the warehouse database (or set ZMART_SUPERUSER_URL).",
-)
 @cli_errors
-def secure(superuser_url: str) -> None:
+def secure() -> None:
     """On a server of your own: create the roles, migrate as ZMART_DATABASE_URL's role, seal the ledgers.
 
+    The superuser's URL to the warehouse database comes from ZMART_SUPERUSER_URL (an environment
+    variable, not an option: a password on the command line would show in the process list).
     Idempotent; run it instead of `zmart db migrate` whenever there are migrations to apply
     (docs/security.md). The embedded cluster does this by itself.
     """
     settings = load_settings()
     if not settings.database_url:
         raise click.ClickException("ZMART_DATABASE_URL is not set: the embedded cluster secures itself on `zmart db start`")
+    superuser_url = os.environ.get("ZMART_SUPERUSER_URL", "").strip()
+    if not superuser_url:
+        raise click.ClickException("ZMART_SUPERUSER_URL is not set: a superuser's postgresql:// URL to the warehouse database is needed")
     _print_applied(secure_migrate(settings.database_url, superuser_url))
     console.print("roles ensured, ledgers sealed")
 
