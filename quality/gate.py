@@ -17,6 +17,7 @@ import great_expectations as gx
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations import Expectation
+from psycopg import sql
 
 # GX substitutes {batch} as "(query) AS subselect" unless the query has a JOIN, in which case
 # the query must alias it itself. Its own predicate decides; unexpected_rows() checks each query
@@ -66,6 +67,11 @@ class GateResult:
             return f"{self.suite}: all {len(self.outcomes)} expectations passed"
         parts = [f"{o.rule} ({o.unexpected_count} unexpected)" for o in self.failed]
         return f"{self.suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed: " + "; ".join(parts)
+
+
+def sql_literal(value: object) -> str:
+    """``value`` as an SQL literal, quoted and typed by psycopg: GX takes batch queries as text, not with parameters."""
+    return sql.Literal(value).as_string()
 
 
 def unexpected_rows(rule: str, description: str, query: str) -> gx.expectations.UnexpectedRowsExpectation:

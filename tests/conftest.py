@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from models.migrate import apply_migrations
+from models.security import migrate
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 
 TEMPLATE_DB = "zmart_test_template"
@@ -55,7 +55,7 @@ def pg_cluster() -> Iterator[EmbeddedPostgres]:
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("alter role {} createdb").format(sql.Identifier(APP_ROLE)))
         conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(TEMPLATE_DB), sql.Identifier(APP_ROLE)))
-    apply_migrations(cluster.url(TEMPLATE_DB))
+    migrate(cluster.url(TEMPLATE_DB), cluster.superuser_url(TEMPLATE_DB))  # roles, migrations, sealed ledgers
     yield cluster
     cluster.stop(discard=True)  # deleted next: no shutdown checkpoint to wait for
     shutil.rmtree(root, ignore_errors=True)

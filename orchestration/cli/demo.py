@@ -12,6 +12,7 @@ from decimal import Decimal
 import click
 import dagster as dg
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
@@ -119,7 +120,7 @@ def _row_counts(conn: psycopg.Connection) -> Table:
         (list(REPORTED_SCHEMAS), list(REPORTED_SCHEMAS)),
     ).fetchall()
     for schema, name in relations:
-        count = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+        count = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, name))).fetchone()
         table.add_row(f"{schema}.{name}", f"{count[0] if count else 0:,}")
     return table
 

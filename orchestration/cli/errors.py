@@ -10,13 +10,14 @@ from typing import ParamSpec, TypeVar
 import click
 
 from models.migrate import MigrationError
+from models.security import SecurityError
 from orchestration.embedded_postgres import EmbeddedPostgresError
 from orchestration.partitioning.errors import ArchiveError
 from orchestration.settings import SettingsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError, ArchiveError)
+EXPECTED = (SettingsError, EmbeddedPostgresError, MigrationError, ArchiveError, SecurityError)
 
 
 @contextmanager

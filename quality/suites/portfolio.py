@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import great_expectations as gx
 
-from quality.gate import SuiteSpec, unexpected_rows
+from quality.gate import SuiteSpec, sql_literal, unexpected_rows
 
 NAME = "portfolio_composition"
 KEY_COLUMNS = ("evaluation_id", "symbol")
@@ -28,7 +28,7 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
                c.weight::double precision as weight, c.composite_score
         from portfolio.evaluations e
         left join portfolio.composition c using (evaluation_id)
-        where e.as_of > '{s}' and e.as_of <= '{e}' and e.algorithm_version = '{algorithm_version}'
+        where e.as_of > {s} and e.as_of <= {e} and e.algorithm_version = {sql_literal(algorithm_version)}
     """
     expect = gx.expectations
     return SuiteSpec(
@@ -74,4 +74,4 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
 
 
 def _literal(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+    return sql_literal(moment.astimezone(UTC))
