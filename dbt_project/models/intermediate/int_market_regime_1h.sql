@@ -61,10 +61,10 @@ measured as (
     left join closes as earlier_close on earlier_close.bucket_start = regime_hours.bucket_start - interval '{{ trend_hours }} hours'
     left join volatilities as current_volatility on current_volatility.bucket_start = regime_hours.bucket_start
     left join lateral (
-        select count(*) as observations, count(*) filter (where trailing.volatility <= current_volatility.volatility) as at_or_below
-        from volatilities as trailing
-        where trailing.bucket_start > regime_hours.bucket_start - interval '{{ lookback }} hours'
-          and trailing.bucket_start <= regime_hours.bucket_start
+        select count(*) as observations, count(*) filter (where lookback_rows.volatility <= current_volatility.volatility) as at_or_below
+        from volatilities as lookback_rows
+        where lookback_rows.bucket_start > regime_hours.bucket_start - interval '{{ lookback }} hours'
+          and lookback_rows.bucket_start <= regime_hours.bucket_start
     ) as frame on true
 ),
 

@@ -32,7 +32,7 @@ RELATIONS = (
     "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
     "intermediate.int_indicators_1h", "intermediate.int_order_book_snapshots", "intermediate.int_market_structure_1h",
     "intermediate.int_liquidity_1h", "intermediate.int_return_comoments_1d", "intermediate.int_return_correlations_30d",
-    "intermediate.int_forward_returns_1h",
+    "intermediate.int_forward_returns_1h", "intermediate.int_market_regime_1h", "marts.fct_constraint_compliance",
     "marts.dim_symbols", "marts.dim_symbols_history", "marts.fct_symbol_scores", "marts.fct_portfolio_composition",
     "marts.fct_decisions", "marts.fct_scoring_performance", "marts.fct_scoring_performance_summary",
     "marts.fct_portfolio_history", "marts.fct_portfolio_analytics", "marts.fct_portfolio_sector_exposure",
