@@ -166,11 +166,14 @@ normalised_components as (
         {%- for name, c in components.items() %}
         {%- set oriented = name if c["sign"] == 1 else "-" ~ name %}
         {%- set partition = "partition by algorithm_version, score_time, is_eligible, is_" ~ name ~ "_present" %}
+        {#- the moments over the whole partition in symbol order: the same additions in the same
+            order whatever the plan, so windows reproduce a full refresh bit for bit #}
+        {%- set whole = partition ~ " order by symbol rows between unbounded preceding and unbounded following" %}
         case normalisation
             when 'percent_rank' then percent_rank() over ({{ partition }} order by {{ oriented }})
             when 'zscore' then coalesce(
-                (greatest(least(({{ oriented }} - avg({{ oriented }}) over ({{ partition }}))
-                    / nullif(stddev_samp({{ oriented }}) over ({{ partition }}), 0), winsorisation_limit), -winsorisation_limit)
+                (greatest(least(({{ oriented }} - avg({{ oriented }}) over ({{ whole }}))
+                    / nullif(stddev_samp({{ oriented }}) over ({{ whole }}), 0), winsorisation_limit), -winsorisation_limit)
                  + winsorisation_limit) / (2 * winsorisation_limit),
                 0.5
             )
