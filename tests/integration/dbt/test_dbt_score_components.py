@@ -378,41 +378,51 @@ def test_a_malformed_cluster_var_fails_naming_it(built: Built) -> None:
     assert result.returncode != 0 and "var symbol_master.cluster_min_correlation=1.5 is malformed" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("seed", "edit", "message"),
-    [
-        ("scoring_algorithm_weights", lambda f: f.assign(weight=f["weight"].where(f["component"] != "trend", "0.15")),
-         "seed scoring_algorithm_weights, version v2: weights sum to 0.9, not 1"),
-        ("scoring_algorithm_weights", lambda f: f.assign(component=f["component"].replace("risk", "volume")),
-         "seed scoring_algorithm_weights, version v2: component volume is not one of liquidity, momentum, risk, sentiment, trend"),
-        ("scoring_algorithm_parameters", lambda f: f.loc[f["parameter"] != "min_present_weight"],
-         "seed scoring_algorithm_parameters, version v1: the active version has no parameter min_present_weight"),
-        ("scoring_algorithm_parameters", lambda f: f.assign(value=f["value"].where(f["parameter"] != "normalisation", "rank")),
-         "seed scoring_algorithm_parameters, version v1: normalisation = rank is malformed: expected percent_rank or zscore"),
-    ],
-    ids=["weights-sum", "unknown-component", "missing-parameter", "bad-parameter-value"],
-)
-def test_a_bad_seed_stops_the_build_naming_seed_version_and_rule(
-    built: Built, tmp_path: Path, seed: str, edit: Callable[[pd.DataFrame], pd.DataFrame], message: str
-) -> None:
-    """A copy of the project with one seed broken: `dbt build` fails at the seed's test, and
+# per seed, an edit breaking rules, and the messages naming seed, version and rule
+BAD_SEEDS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], tuple[str, ...]]] = {
+    "scoring_algorithm_weights": (
+        lambda f: f.assign(
+            weight=f["weight"].mask((f["algorithm_version"] == "v2") & (f["component"] == "trend"), "0.15"),
+            component=f["component"].mask((f["algorithm_version"] == "v2") & (f["component"] == "risk"), "volume"),
+        ),
+        (
+            "seed scoring_algorithm_weights, version v2: weights sum to 0.9, not 1",
+            "seed scoring_algorithm_weights, version v2: component volume is not one of liquidity, momentum, risk, sentiment, trend",
+        ),
+    ),
+    "scoring_algorithm_parameters": (
+        lambda f: f.loc[~((f["algorithm_version"] == "v1") & (f["parameter"] == "min_present_weight"))].assign(
+            value=lambda g: g["value"].mask((g["algorithm_version"] == "v2") & (g["parameter"] == "normalisation"), "rank"),
+        ),
+        (
+            "seed scoring_algorithm_parameters, version v1: the active version has no parameter min_present_weight",
+            "seed scoring_algorithm_parameters, version v2: normalisation = rank is malformed: expected percent_rank or zscore",
+            "seed scoring_algorithm_parameters, version v2: winsorisation_limit is set but normalisation is rank: only zscore uses it",
+        ),
+    ),
+}
+
+
+def test_bad_seeds_stop_the_build_naming_seed_version_and_rule(built: Built, tmp_path: Path) -> None:
+    """A copy of the project with two seeds broken: `dbt build` fails at the seeds' tests, and
     `dbt run` of the scores (no tests) fails in the model, both naming seed, version and rule."""
     project = tmp_path / "project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    csv = project / "seeds" / f"{seed}.csv"
-    original = pd.read_csv(csv, dtype=str)
-    if seed == "scoring_algorithm_weights":
-        broken = pd.concat([original.loc[original["algorithm_version"] == "v1"], edit(original.loc[original["algorithm_version"] == "v2"])])
-    else:
-        broken = pd.concat([edit(original.loc[original["algorithm_version"] == "v1"]), original.loc[original["algorithm_version"] == "v2"]])
-    broken.to_csv(csv, index=False)
+    for seed, (edit, _) in BAD_SEEDS.items():
+        csv = project / "seeds" / f"{seed}.csv"
+        edit(pd.read_csv(csv, dtype=str)).to_csv(csv, index=False)
+    messages = [message for _, expected in BAD_SEEDS.values() for message in expected]
     copy = Dbt(built.url, tmp_path)
     try:
         build = run_in(copy, project, "build", "--select", *SEEDS, "fct_symbol_scores")
-        assert build.returncode != 0 and message in build.stdout, build.stdout[-3000:]
+        assert build.returncode != 0, build.stdout[-3000:]
+        for message in messages:
+            assert message in build.stdout, (message, build.stdout[-3000:])
         assert "OK created sql incremental model marts.fct_symbol_scores" not in build.stdout
         run = run_in(copy, project, "run", "--select", "fct_symbol_scores")
-        assert run.returncode != 0 and f"invalid scoring seeds: {message}" in run.stdout, run.stdout[-3000:]
+        assert run.returncode != 0 and "invalid scoring seeds: " in run.stdout, run.stdout[-3000:]
+        for message in messages:
+            assert message in run.stdout, (message, run.stdout[-3000:])
     finally:
         built.dbt.run("seed", "--select", *SEEDS)  # the project's seeds back for the other tests
 
