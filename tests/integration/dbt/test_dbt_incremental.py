@@ -31,6 +31,8 @@ WINDOWED = {
     "intermediate.int_return_comoments_1d": "symbol_a, symbol_b, bucket_start",
     "intermediate.int_return_correlations_30d": "symbol_a, symbol_b, as_of",
     "intermediate.int_market_regime_1h": "bucket_start",
+    "intermediate.int_correlation_clusters_1d": "as_of, symbol",
+    "intermediate.int_score_components_1h": "symbol, bucket_start",
     "marts.fct_symbol_scores": "symbol, score_time, algorithm_version",
     "intermediate.int_forward_returns_1h": "symbol, score_time, horizon_hours",
     "marts.fct_scoring_performance": "algorithm_version, horizon_hours, score_time",

@@ -41,6 +41,8 @@ MASTER_VARS = {
     "volatility_tiers_annualized": {"high": 1.1, "medium": 0.95},
     "min_listing_age_days": 1,
     "min_history_bars": 48,
+    "cluster_min_correlation": 0.7,
+    "cluster_min_observations": 168,
 }
 
 
