@@ -126,6 +126,12 @@
     {%- if day is none -%} '{{ unbounded }}'::date {%- else -%} '{{ day.isoformat() }}'::date {%- endif -%}
 {%- endmacro %}
 
+{% macro in_days(column, first, end) -%}
+    {#- Predicate: the timestamptz `column` lies in the UTC days [first, end) (none = unbounded). -#}
+    ({{ column }} >= {{ date_literal(first, "-infinity") }}::timestamp at time zone 'UTC'
+     and {{ column }} < {{ date_literal(end, "infinity") }}::timestamp at time zone 'UTC')
+{%- endmacro %}
+
 {% macro agent_performance_delete_predicate() -%}
     {%- set first, end = agent_performance_days() -%}
     {{ return("DBT_INTERNAL_DEST.score_date >= " ~ date_literal(first, "-infinity") ~ " and DBT_INTERNAL_DEST.score_date < " ~ date_literal(end, "infinity")) }}

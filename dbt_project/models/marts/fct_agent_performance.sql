@@ -49,11 +49,13 @@ with day_evaluations as (
         on forward_returns.symbol = evaluations.symbol
         and forward_returns.score_time = evaluations.score_time
         and forward_returns.horizon_hours = {{ h }}
+        -- the days' bounds on the joined tables too, so that their score_time indexes are range-scanned
+        and {{ in_days("forward_returns.score_time", first_day, end_day) }}
     left join {{ ref("int_agent_consensus_1h") }} as consensus
         on consensus.symbol = evaluations.symbol
         and consensus.score_time = evaluations.score_time
-    where evaluations.score_time >= {{ date_literal(first_day, "-infinity") }}::timestamp at time zone 'UTC'
-      and evaluations.score_time < {{ date_literal(end_day, "infinity") }}::timestamp at time zone 'UTC'
+        and {{ in_days("consensus.score_time", first_day, end_day) }}
+    where {{ in_days("evaluations.score_time", first_day, end_day) }}
 )
 
 select
