@@ -37,6 +37,8 @@ RELATIONS = (
     "intermediate.int_signal_source_reliability", "intermediate.int_signal_sentiment_1h",
     "intermediate.int_forward_returns_1h", "intermediate.int_market_regime_1h", "marts.fct_constraint_compliance",
     "intermediate.int_score_components_1h", "intermediate.int_correlation_clusters_1d",
+    "intermediate.int_agent_evaluations_1h", "intermediate.int_agent_accuracy_1h", "intermediate.int_agent_consensus_1h",
+    "marts.fct_agent_performance",
     "marts.dim_symbols", "marts.dim_symbols_history", "marts.fct_symbol_scores", "marts.fct_portfolio_composition",
     "marts.fct_decisions", "marts.fct_scoring_performance", "marts.fct_scoring_performance_summary",
     "marts.fct_portfolio_history", "marts.fct_portfolio_analytics", "marts.fct_portfolio_sector_exposure",
