@@ -1,4 +1,4 @@
-"""The ``zmart`` command line: database, simulator, demo, Dagster UI and dbt docs.
+"""The ``zmart`` command line: database, simulator, demo, reports, Dagster UI and dbt docs.
 
 Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
 Dagster, dbt and Great Expectations.
@@ -14,6 +14,7 @@ _COMMANDS = {
     "db": "orchestration.cli.db:db",
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
+    "report": "orchestration.cli.report:report",
     "env": "orchestration.cli.tools:env",
     "sim": "simulator.cli:sim",
     "ui": "orchestration.cli.tools:ui",

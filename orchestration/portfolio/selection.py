@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+ALGORITHM_VERSION = "v1"  # the scoring algorithm version this policy is recorded under
 PORTFOLIO_SIZE = 10
 EQUAL_WEIGHT = Decimal(1) / PORTFOLIO_SIZE
 
