@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -16,6 +16,7 @@ from orchestration.presentation import charts
 from orchestration.presentation.figures import HEADLINE_FIGURES, PERIOD_ORDER, figure
 
 Row = Mapping[str, Any]
+HOUR = timedelta(hours=1)
 
 
 class ReportError(ValueError):
@@ -24,13 +25,20 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class EquityCurve:
-    """Wealth W_t = prod_{s<=t}(1 + r_s) over the hours with a portfolio return, and its drawdown
-    W_t / max(1, max_{s<=t} W_s) - 1 (the starting wealth 1 counts as a peak, as in
-    marts.fct_portfolio_analytics.max_drawdown). Hours without a return are left out, as there."""
+    """Wealth W_t = prod_{s<=t}(1 + r_s) over the hours with a portfolio return, at the end of
+    each such hour, and its drawdown W_t / max(1, max_{s<=t} W_s) - 1 (the starting wealth 1
+    counts as a peak, as in marts.fct_portfolio_analytics.max_drawdown). Hours without a return
+    are left out, as there."""
 
+    start: datetime | None  # the first holding hour's start, where wealth is 1
     times: list[datetime]
     wealth: list[float]
     drawdown: list[float]
+
+    def chart(self) -> str:
+        """The curve from its start (wealth 1, no drawdown) as a PNG data URI."""
+        assert self.start is not None, "an empty curve has no chart"
+        return charts.equity_chart([self.start, *self.times], [1.0, *self.wealth], [0.0, *self.drawdown])
 
 
 @dataclass(frozen=True)
@@ -44,17 +52,17 @@ class PortfolioData:
 
 
 def equity_curve(returns: Sequence[Row]) -> EquityCurve:
+    """From rows of (as_of, portfolio_return) in time order; a return is earned over [as_of, as_of + 1 hour)."""
+    earned = [row for row in returns if row["portfolio_return"] is not None]
     times, wealth, drawdown = [], [], []
     level, peak = 1.0, 1.0
-    for row in returns:
-        if row["portfolio_return"] is None:
-            continue
+    for row in earned:
         level *= 1.0 + float(row["portfolio_return"])
         peak = max(peak, level)
-        times.append(row["as_of"])
+        times.append(row["as_of"] + HOUR)
         wealth.append(level)
         drawdown.append(level / peak - 1.0)
-    return EquityCurve(times, wealth, drawdown)
+    return EquityCurve(earned[0]["as_of"] if earned else None, times, wealth, drawdown)
 
 
 def load(conn: psycopg.Connection, version: str) -> PortfolioData:
@@ -106,12 +114,13 @@ def load(conn: psycopg.Connection, version: str) -> PortfolioData:
     )
 
 
-def _table(header: Sequence[str], body: Sequence[Sequence[object]], numeric_from: int = 1) -> str:
+def _table(header: Sequence[str], body: Sequence[Sequence[object]], numeric: Sequence[int] = ()) -> str:
+    """An HTML table; the columns at the ``numeric`` positions are right-aligned."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     lines = []
     for cells in body:
         tds = "".join(
-            f'<td class="{"num" if i >= numeric_from else ""}">{html.escape(str(cell))}</td>' for i, cell in enumerate(cells)
+            f'<td class="{"num" if i in numeric else ""}">{html.escape(str(cell))}</td>' for i, cell in enumerate(cells)
         )
         lines.append(f"<tr>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
@@ -124,7 +133,7 @@ def _analytics(analytics: Sequence[Row]) -> str:
         return "<p>No analytics yet.</p>"
     body: list[list[object]] = [["hours with a return", *(by_period[p]["return_hours"] for p in periods)]]
     body += [[label, *(figure(by_period[p][column], kind) for p in periods)] for column, label, kind in HEADLINE_FIGURES]
-    return _table(["figure", *periods], body)
+    return _table(["figure", *periods], body, numeric=range(1, len(periods) + 1))
 
 
 def _image(uri: str, alt: str) -> str:
@@ -150,7 +159,7 @@ def render(data: PortfolioData, generated_at: datetime) -> str:
         f"<p>Evaluations {data.returns[0]['as_of']:%Y-%m-%d %H:%M} .. {latest:%Y-%m-%d %H:%M} UTC "
         f"({len(data.returns)} hours, {len(curve.times)} with a return); generated {generated_at:%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Equity curve and drawdown</h2>",
-        _image(charts.equity_chart(curve.times, curve.wealth, curve.drawdown), "equity curve and drawdown")
+        _image(curve.chart(), "equity curve and drawdown")
         if curve.times else "<p>No hour with a portfolio return yet.</p>",
         "<h2>Analytics</h2>",
         _analytics(data.analytics),
@@ -163,11 +172,11 @@ def render(data: PortfolioData, generated_at: datetime) -> str:
                 ["#", "symbol", "weight", "composite score", "decision", "reason"],
                 [[h["position"], h["symbol"], f"{float(h['weight']):.2%}", f"{float(h['composite_score']):.4f}", h["action"] or "", h["reason"] or ""]
                  for h in data.holdings],
-                numeric_from=2,
+                numeric=(0, 2, 3),
             ),
         ]
     if data.decisions:
-        sections += ["<h3>Removed at that evaluation</h3>", _table(["symbol", "reason"], [[d["symbol"], d["reason"]] for d in data.decisions], numeric_from=2)]
+        sections += ["<h3>Removed at that evaluation</h3>", _table(["symbol", "reason"], [[d["symbol"], d["reason"]] for d in data.decisions])]
     if data.sectors:
         sections += [
             f"<h2>Sector exposure at {data.sectors[0]['as_of']:%Y-%m-%d %H:%M} UTC</h2>",
@@ -175,6 +184,7 @@ def render(data: PortfolioData, generated_at: datetime) -> str:
             _table(
                 ["sector", "weight", "holdings", "symbols"],
                 [[s["sector"], f"{float(s['weight']):.2%}", s["holding_count"], ", ".join(s["symbols"])] for s in data.sectors],
+                numeric=(1, 2),
             ),
         ]
     body = "\n".join(sections)
