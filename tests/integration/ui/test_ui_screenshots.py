@@ -1,6 +1,6 @@
-"""Headless Chromium (Debian's package, driven by Playwright) through the Dagster UI (asset graph
-by layer, an asset's equity-curve chart, the materialising run) and the dbt docs `zmart docs` serves; screenshots of
-each page are saved and their folder printed."""
+"""Headless Chromium (Debian's package, driven by Playwright) through the Dagster UI (the asset
+graph by layer, an asset's equity-curve chart, the materialising run) and the dbt docs that
+`zmart docs` serves; a screenshot of each page is saved and their folder printed."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update", "--disable-sync",
 ]
 PAGE_TIMEOUT_MS = 120_000  # two shared cores: the UI's first render can be slow
-DOCS_STARTUP_SECONDS = 300
+DOCS_STARTUP_SECONDS = 300  # dbt docs generate parses the project and reads the catalog first
 expect.set_options(timeout=PAGE_TIMEOUT_MS)  # assertions wait as long as page actions
-LAYERS = ("raw", "staging", "intermediate", "marts", "portfolio", "lifecycle")  # dbt docs generate parses the project and reads the catalog first
+LAYERS = ("raw", "staging", "intermediate", "marts", "portfolio", "lifecycle")  # the asset groups
 
 
 @pytest.fixture(scope="module")
