@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import free_port
-from tests.integration.dagster_ui import dagster_webserver
+from tests.integration.dagster_ui import dagster_webserver, stop_process_group
 from tests.integration.pipeline.conftest import Pipeline
 
 # Without the background-networking flags Chromium tries hosts the closed network refuses.
@@ -85,8 +84,7 @@ def docs_port(materialised: tuple[Pipeline, dg.ExecuteInProcessResult, str], tmp
         assert f"dbt docs on http://127.0.0.1:{port}" in log.read_text()
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_process_group(process)
 
 
 def open_page(browser: BrowserContext, url: str) -> Page:
