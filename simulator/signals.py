@@ -28,13 +28,13 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from simulator.config import DEFAULT_CONTRACTS
-from simulator.market import MINUTE_MS, Market
+from simulator.market import Market
 from simulator.rng import stream_key, uniforms
 from simulator.universe import HOUR_MS, Contract, build_universe
 

@@ -6,6 +6,8 @@ import dagster as dg
 
 from orchestration.partitions import hourly
 from orchestration.portfolio.manager import evaluate_window
+from orchestration.portfolio.selection import ALGORITHM_VERSION
+from orchestration.presentation.asset_metadata import holdings_metadata
 from orchestration.resources.database import PostgresResource
 
 SCORES = dg.AssetKey(["marts", "fct_symbol_scores"])
@@ -26,7 +28,7 @@ OWNERS = ["team:portfolio"]
 
 
 class PortfolioConfig(dg.Config):
-    algorithm_version: str = "v1"
+    algorithm_version: str = ALGORITHM_VERSION
     policy: str = "default"  # rows of seed portfolio_policies
 
 
@@ -62,5 +64,6 @@ def portfolio_manager(context: dg.AssetExecutionContext, config: PortfolioConfig
         summary["latest_holdings"] = dg.MetadataValue.text(", ".join(formed[-1].holdings))
     else:
         context.log.warning(f"no portfolio formed in {window.start} .. {window.end}: too few eligible symbols (warm-up)")
+    holdings = holdings_metadata(database.url, config.algorithm_version, window.end)
     for key in (EVALUATIONS, COMPOSITION, DECISIONS):
-        yield dg.MaterializeResult(asset_key=key, metadata=summary)
+        yield dg.MaterializeResult(asset_key=key, metadata={**summary, **(holdings if key == COMPOSITION else {})})

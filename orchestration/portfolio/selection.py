@@ -48,6 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
+ALGORITHM_VERSION = "v1"  # the scoring algorithm version this policy is recorded under
 PORTFOLIO_SIZE = 10
 WEIGHT_QUANTUM = Decimal("1e-18")  # portfolio.composition.weight is numeric(20, 18)
 REGIMES = ("risk_on", "neutral", "risk_off")

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from orchestration.portfolio.selection import (
-    PORTFOLIO_SIZE,
     WEIGHT_QUANTUM,
     Candidate,
     Constraints,

@@ -10,6 +10,7 @@ import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,20 +108,20 @@ def _empty_database(cluster: EmbeddedPostgres) -> str:
     return cluster.url(name)
 
 
-@pytest.fixture()
-def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    url = create_database(pg_cluster)
-    dagster_home = tmp_path / "dagster"
+@contextmanager
+def isolated_pipeline(cluster: EmbeddedPostgres, dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    """A fresh warehouse and run storage on ``cluster``, the environment pointed at them."""
+    url = create_database(cluster)
     write_dagster_home(dagster_home, schema=None)
     for key, value in {
-        **ConnectionParams.from_url(_empty_database(pg_cluster)).dagster_storage_env(),
+        **ConnectionParams.from_url(_empty_database(cluster)).dagster_storage_env(),
         **ConnectionParams.from_url(url).dbt_env(),
         "ZMART_DATABASE_URL": url,
         "ZMART_EXCHANGE": "sim",
         "ZMART_MAX_SYMBOLS": str(SYMBOLS),
         "ZMART_EXCHANGE_WEIGHT_BUDGET": str(KUCOIN_PUBLIC_WEIGHT_BUDGET),
         "ZMART_EXCHANGE_TIMEOUT_MS": "10000",
-        "ZMART_SIGNALS_DIR": str(tmp_path / "signals"),
+        "ZMART_SIGNALS_DIR": str(dagster_home.parent / "signals"),
         "DAGSTER_HOME": str(dagster_home),
     }.items():
         monkeypatch.setenv(key, value)
@@ -131,3 +132,9 @@ def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, m
     finally:
         platform.stop_simulator()
         instance.dispose()
+
+
+@pytest.fixture()
+def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    with isolated_pipeline(pg_cluster, tmp_path / "dagster", monkeypatch) as platform:
+        yield platform
