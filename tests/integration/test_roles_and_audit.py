@@ -21,7 +21,6 @@ from models.migrate import apply_migrations
 from models.security import AUDIT_OWNER, SecurityError, ensure_roles, seal
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 from orchestration.portfolio.manager import evaluate_window
-from orchestration.portfolio.selection import Policy
 from simulator.hostile import HOSTILE_SYMBOLS
 from tests.conftest import create_database
 from tests.integration.roles import database_name, login_members
@@ -41,13 +40,38 @@ def url(pg_cluster: EmbeddedPostgres) -> str:
         # What dbt's fct_symbol_scores gives the manager: the hostile symbols best in hour 1, one of them ineligible in hour 2.
         conn.execute(
             "create table marts.fct_symbol_scores (score_time timestamptz, algorithm_version text, symbol text, "
-            "composite_score double precision, is_eligible boolean, input_batch_ids bigint[])"
+            "composite_score double precision, is_eligible boolean, turnover_quote_24h double precision, input_batch_ids bigint[])"
         )
         for hour in (1, 2):
             conn.cursor().executemany(
-                "insert into marts.fct_symbol_scores values (%s, 'v1', %s, %s, %s, '{7}')",
+                "insert into marts.fct_symbol_scores values (%s, 'v1', %s, %s, %s, 1e9, '{7}')",
                 [(START + timedelta(hours=hour), s, float(i), not (hour == 2 and s == HOSTILE_SYMBOLS[0])) for i, s in enumerate(SYMBOLS)],
             )
+        # The other inputs the manager's constraints read, as dbt builds them: every symbol listed long ago with an
+        # unknown sector, no correlations or regime measured yet, and a permissive policy (the ranking decides).
+        conn.execute(
+            "create table marts.dim_symbols_history (symbol text, valid_from timestamptz, valid_to timestamptz, is_listed boolean, "
+            "listed_at timestamptz, first_seen_at timestamptz, base_currency text)"
+        )
+        conn.cursor().executemany(
+            "insert into marts.dim_symbols_history values (%s, %s, null, true, %s, %s, %s)",
+            [(s, START - timedelta(days=400), START - timedelta(days=400), START - timedelta(days=400), s) for s in SYMBOLS],
+        )
+        conn.execute("create table marts.symbol_sectors (base_currency text, sector text)")
+        conn.execute("create table intermediate.int_indicators_1h_volatility (symbol text, bucket_start timestamptz, rv_close_to_close_24 double precision)")
+        conn.execute("create table intermediate.int_market_regime_1h (bucket_start timestamptz, regime text)")
+        conn.execute(
+            "create table intermediate.int_return_correlations_30d (symbol_a text, symbol_b text, as_of timestamptz, "
+            "correlation double precision, is_complete boolean)"
+        )
+        conn.execute(
+            "create table marts.portfolio_policies (policy text, regime text, sector_cap integer, max_pairwise_correlation double precision, "
+            "min_turnover_24h_quote double precision, min_listing_age_hours double precision, challenger_margin double precision, "
+            "challenger_evaluations integer, weighting text)"
+        )
+        conn.cursor().executemany(
+            "insert into marts.portfolio_policies values ('default', %s, 10, 1, 0, 0, 0, 1, 'equal')", [(r,) for r in ("risk_on", "neutral", "risk_off")]
+        )
     return url
 
 
@@ -259,7 +283,7 @@ KEYS = {"portfolio.evaluations": ["evaluation_id"], "portfolio.composition": ["e
 
 @pytest.fixture(scope="module")
 def manager_ran(url: str) -> dict[str, dict[str, dict[str, Any]]]:
-    outcomes = evaluate_window(url, START, START + timedelta(hours=2), "v1", Policy(keep_rank=10), "test-run")
+    outcomes = evaluate_window(url, START, START + timedelta(hours=2), "v1", "default", "test-run")
     assert [o.formed for o in outcomes] == [True, True]
     return {table: rows(url, table) for table in KEYS}
 
@@ -293,7 +317,7 @@ def test_updates_and_deletes_of_portfolio_rows_are_audited_with_before_and_after
         conn.commit()
         [(last,)] = conn.execute("select max(evaluation_id) from portfolio.evaluations").fetchall()
         deleted = {t: [r for r in manager_ran[t].values() if r["evaluation_id"] == last] for t in KEYS}
-        for table in ("portfolio.decisions", "portfolio.composition", "portfolio.evaluations"):
+        for table in ("portfolio.screening", "portfolio.challenger_streaks", "portfolio.decisions", "portfolio.composition", "portfolio.evaluations"):
             conn.execute(sql.SQL("delete from {} where evaluation_id = %s").format(sql.Identifier(*table.split("."))), (last,))
     [(key, logged_before, logged_after, session, current, application, _)] = changes(url, "portfolio.decisions", "UPDATE")
     assert (key, logged_before, logged_after) == ({"decision_id": before["decision_id"]}, before, after)
