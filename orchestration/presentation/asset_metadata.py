@@ -86,7 +86,7 @@ def scores_metadata(url: str, end: datetime) -> dict[str, dg.MetadataValue]:
     with psycopg.connect(url) as conn:
         latest = conn.execute(
             """
-            select symbol, score_time, algorithm_version, composite_score, trend_rank, momentum_rank, liquidity_rank, is_eligible
+            select symbol, score_time, algorithm_version, composite_score, trend_score, momentum_score, liquidity_score, is_eligible
             from marts.fct_symbol_scores
             where score_time = (select max(score_time) from marts.fct_symbol_scores where score_time <= %s)
             order by is_eligible desc, composite_score desc nulls last, symbol limit %s
@@ -103,7 +103,7 @@ def scores_metadata(url: str, end: datetime) -> dict[str, dg.MetadataValue]:
             """,
             (end - CHART_SPAN, end, [s for s, _ in best], [v for _, v in best]),
         ).fetchall()
-    columns = ["symbol", "score_time", "version", "composite", "trend rank", "momentum rank", "liquidity rank", "eligible"]
+    columns = ["symbol", "score_time", "version", "composite", "trend score", "momentum score", "liquidity score", "eligible"]
     metadata: dict[str, dg.MetadataValue] = {"latest_scores": dg.MetadataValue.md(markdown_table(columns, latest))}
     if history:
         metadata["score_chart"] = image(charts.line_chart("composite score of the best-scored symbols", "composite score", _series(history)), "score chart")
