@@ -9,7 +9,9 @@
     A component's combined value is the mean of its defined measures (every measure of a
     component is on one scale, see each); its confidence is
         (defined measures / measures) x bar_completeness x lookback_coverage
-    and 0 when the value is null. A new component: its entry here, its columns in the YAML.
+    and 0 when the value is null, times the component's confidence_factor when it has one (sentiment:
+    the confidence int_signal_sentiment_1h gives the hour's signals). A new component: its entry
+    here, its columns in the YAML.
 
     scoring_parameters(): the parameters a version may set in scoring_algorithm_parameters, the
     rule each value must satisfy (a SQL predicate over the text column `value`), and whether it
@@ -55,9 +57,10 @@
             "sign": -1,
         },
         "sentiment": {
-            "primary": "null::double precision",
-            "measures": ["null::double precision"],
+            "primary": "signal_sentiment",
+            "measures": ["signal_sentiment"],
             "combine": "mean",
+            "confidence_factor": "coalesce(signal_confidence, 0)",
             "sign": 1,
         },
         "trend": {

@@ -47,8 +47,9 @@
 --                (a lower bound of the depth when the 20 fetched levels end inside 50 bps); the
 --                book measures exist only for the hours with snapshots (int_market_structure_1h);
 --                null when the mean cost is 0 (no measurable cost: -ln undefined)
---     sentiment  no signal input exists yet: null, confidence 0 (the contract of the future
---                input is in the YAML)
+--     sentiment  int_signal_sentiment_1h.sentiment of the bar's hour (the reliability-weighted
+--                sentiment of the signals first received in it, in [-1, 1]); null without one.
+--                Its confidences are also multiplied by that row's confidence.
 --   <component>[_primary]_confidence = (defined measures / measures of the component)
 --     x bar_completeness x lookback_coverage, and 0 when the value is null, where
 --     bar_completeness = minute_count / 60 of the scored bar and lookback_coverage = bars in the
@@ -128,7 +129,9 @@ bar_inputs as (
         liquidity.corwin_schultz_spread,
         liquidity.amihud_illiquidity_24,
         market_structure.book_spread_bps_mean,
-        (market_structure.bid_depth_quote_50bps_mean + market_structure.ask_depth_quote_50bps_mean) / 2 as book_depth_quote_50bps
+        (market_structure.bid_depth_quote_50bps_mean + market_structure.ask_depth_quote_50bps_mean) / 2 as book_depth_quote_50bps,
+        signal_sentiment.sentiment as signal_sentiment,
+        signal_sentiment.confidence as signal_confidence
     from window_bars as bars
     inner join bar_lookbacks as lookbacks
         on lookbacks.symbol = bars.symbol and lookbacks.bucket_start = bars.bucket_start
@@ -147,6 +150,10 @@ bar_inputs as (
     left join {{ ref("int_market_structure_1h") }} as market_structure
         on market_structure.symbol = bars.symbol and market_structure.bucket_start = bars.bucket_start
         and {{ in_build_window("market_structure.bucket_start") }}
+    -- the signals first received during the bar (known at score_time): no row, no sentiment
+    left join {{ ref("int_signal_sentiment_1h") }} as signal_sentiment
+        on signal_sentiment.symbol = bars.symbol and signal_sentiment.bucket_start = bars.bucket_start
+        and {{ in_build_window("signal_sentiment.bucket_start") }}
 ),
 
 measure_means as (
@@ -191,11 +198,11 @@ select
     {%- for name, c in components.items() %}
     {%- if "primary" in c %}
     {{ name }}_primary,
-    case when {{ name }}_primary is not null then bar_completeness * lookback_coverage else 0 end as {{ name }}_primary_confidence,
+    case when {{ name }}_primary is not null then bar_completeness * lookback_coverage{{ " * " ~ c["confidence_factor"] if "confidence_factor" in c }} else 0 end as {{ name }}_primary_confidence,
     {%- endif %}
     {{ name }},
     case when {{ name }} is not null
-        then {{ name }}_defined / {{ c["measures"] | length }}.0 * bar_completeness * lookback_coverage else 0
+        then {{ name }}_defined / {{ c["measures"] | length }}.0 * bar_completeness * lookback_coverage{{ " * " ~ c["confidence_factor"] if "confidence_factor" in c }} else 0
     end as {{ name }}_confidence,
     {%- endfor %}
     data_window_start,

@@ -171,12 +171,15 @@ normalised_components as (
         {%- set whole = partition ~ " order by symbol rows between unbounded preceding and unbounded following" %}
         case normalisation
             when 'percent_rank' then percent_rank() over ({{ partition }} order by {{ oriented }})
-            when 'zscore' then coalesce(
-                (greatest(least(({{ oriented }} - avg({{ oriented }}) over ({{ whole }}))
-                    / nullif(stddev_samp({{ oriented }}) over ({{ whole }}), 0), winsorisation_limit), -winsorisation_limit)
-                 + winsorisation_limit) / (2 * winsorisation_limit),
-                0.5
-            )
+            -- a case, not coalesce: least()/greatest() ignore nulls, so an undefined z (one row,
+            -- or no dispersion) would clip to the limit instead of falling back to 0.5
+            when 'zscore' then case
+                when stddev_samp({{ oriented }}) over ({{ whole }}) > 0 then
+                    (greatest(least(({{ oriented }} - avg({{ oriented }}) over ({{ whole }}))
+                        / stddev_samp({{ oriented }}) over ({{ whole }}), winsorisation_limit), -winsorisation_limit)
+                     + winsorisation_limit) / (2 * winsorisation_limit)
+                else 0.5
+            end
         end as {{ name }}_normalised,
         {%- endfor %}
         count(*) over (partition by algorithm_version, score_time, is_eligible) as universe_size

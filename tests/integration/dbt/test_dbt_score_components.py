@@ -4,7 +4,9 @@ dim_symbols.cluster_*), against references computed here with pandas, numpy and 
 
 The synthetic market has no order-book snapshots, so the test writes book rows into
 int_market_structure_1h for two contracts over some hours (a zero depth among them) before the
-components are built: the liquidity measures are checked with and without the book. Clusters are
+components are built: the liquidity measures are checked with and without the book. Likewise
+int_signal_sentiment_1h rows for three contracts on some hours (one with confidence 0) give the
+sentiment component, with and without signals. Clusters are
 checked on two crafted correlation days written into int_return_correlations_30d: several
 clusters, a chain, a singleton, a pair below the minimum overlap, a pair exactly at the
 threshold, null correlations, then a random graph.
@@ -46,6 +48,9 @@ TABLES = {
 COMPONENTS = ("liquidity", "momentum", "risk", "sentiment", "trend")
 BOOK_SYMBOLS, BOOK_HOURS = ("XBTUSDTM", "ETHUSDTM"), range(30, 46)
 ZERO_DEPTH = ("XBTUSDTM", 31)  # a book row whose 50-bps depth is 0: that measure is undefined
+# hours with signal sentiment (int_signal_sentiment_1h rows), one of them with confidence 0
+SENTIMENT_SYMBOLS, SENTIMENT_HOURS = ("XBTUSDTM", "SOLUSDTM", "DOGEUSDTM"), range(36, 60, 2)
+ZERO_CONFIDENCE = ("SOLUSDTM", 40)
 BOUNDARIES = (0, 7, 8, 33, 41, synthetic.HOURS)
 # the edge rule of the clusters, and the crafted correlation days (after the synthetic history)
 CLUSTER_VARS = {"cluster_min_correlation": 0.6, "cluster_min_observations": 100}
@@ -78,6 +83,20 @@ def write_book_rows(url: str) -> None:
                     "insert into intermediate.int_market_structure_1h (symbol, bucket_start, book_snapshot_count, book_spread_bps_mean,"
                     " bid_depth_quote_50bps_mean, ask_depth_quote_50bps_mean) values (%s, %s, 12, %s, %s, %s)",
                     (symbol, hour(offset), float(rng.uniform(0.5, 8.0)), depth, depth * float(rng.uniform(0.5, 1.5))),
+                )
+
+
+def write_sentiment_rows(url: str) -> None:
+    """What int_signal_sentiment_1h gives for hours with signals (the signals' own models are tested in test_dbt_signals)."""
+    rng = np.random.default_rng(13)
+    with psycopg.connect(url) as conn:
+        for symbol in SENTIMENT_SYMBOLS:
+            for offset in SENTIMENT_HOURS:
+                confidence = 0.0 if (symbol, offset) == ZERO_CONFIDENCE else float(rng.uniform(0.05, 0.95))
+                conn.execute(
+                    "insert into intermediate.int_signal_sentiment_1h (symbol, bucket_start, sentiment, confidence, event_count,"
+                    " signal_count, source_count, total_weight) values (%s, %s, %s, %s, 1, 1, 1, %s)",
+                    (symbol, hour(offset), float(rng.uniform(-1, 1)), confidence, confidence),
                 )
 
 
@@ -121,6 +140,7 @@ def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
     cluster_vars = {"symbol_master": master_vars}
     dbt.run("build", "--select", "+fct_symbol_scores", "+dim_symbols", "--exclude-resource-type", "test", dbt_vars=cluster_vars)
     write_book_rows(database_url)
+    write_sentiment_rows(database_url)
     write_crafted_pairs(database_url, crafted_pairs())
     # the models of this module from the start of history again, over the written rows, with their data tests
     dbt.run(
@@ -199,7 +219,10 @@ def expected_components(url: str) -> pd.DataFrame:
         value = -np.log(mean.where(mean > 0)) if name == "liquidity" else mean
         x[name] = value
         x[f"{name}_confidence"] = (defined / len(measures[name]) * scale).where(value.notna(), 0.0)
-    x["sentiment"], x["sentiment_confidence"] = np.nan, 0.0
+    sentiment = frame(url, "select symbol, bucket_start, sentiment as signal_sentiment, confidence as signal_confidence from intermediate.int_signal_sentiment_1h")
+    x = x.merge(sentiment.astype({"signal_sentiment": float, "signal_confidence": float}), on=["symbol", "bucket_start"], how="left")
+    x["sentiment"] = x["signal_sentiment"]
+    x["sentiment_confidence"] = (scale * x["signal_confidence"]).where(x["sentiment"].notna(), 0.0)
     return x
 
 
@@ -272,7 +295,11 @@ def assert_columns_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: lis
         got = pd.to_numeric(merged[column], errors="coerce").astype(float)
         want = pd.to_numeric(merged[f"{column}_expected"], errors="coerce").astype(float)
         assert (got.isna() == want.isna()).all(), (column, merged.loc[got.isna() != want.isna(), [*keys, column, f"{column}_expected"]])
-        np.testing.assert_allclose(got[got.notna()], want[want.notna()], rtol=RTOL, atol=ATOL, err_msg=column)
+        off = got.notna() & ~np.isclose(got, want, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(
+            got[got.notna()], want[want.notna()], rtol=RTOL, atol=ATOL,
+            err_msg=f"{column}:\n{merged.loc[off, [*keys, *(k for k in ('algorithm_version',) if k in merged and k not in keys), column, f'{column}_expected']]}",
+        )
 
 
 # ---------------------------------------------------------------- tests
@@ -318,8 +345,10 @@ def test_every_version_scores_side_by_side_as_the_reference(built: Built) -> Non
         assert (merged["parameters_hash"] == merged["parameters_hash_expected"]).all(), version
         assert merged["is_eligible"].sum() > 0 and (~merged["is_eligible"]).sum() > 0, version
     v2 = actual.loc[(actual["algorithm_version"] == "v2") & actual["is_eligible"]]
-    # sentiment is absent: its weight renormalises away and caps the composite confidence at 0.9
-    assert v2["sentiment_score"].isna().all() and (v2["composite_confidence"] <= 0.9 + 1e-12).all()
+    # where sentiment is absent its weight renormalises away and caps the composite confidence at 0.9
+    without_sentiment = v2["sentiment_score"].isna()
+    assert without_sentiment.any() and (~without_sentiment).any()
+    assert (v2.loc[without_sentiment, "composite_confidence"] <= 0.9 + 1e-12).all()
     assert v2["risk_score"].notna().any() and v2["liquidity_score"].notna().any()
 
 
@@ -458,7 +487,7 @@ def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(bui
         for table in (
             "int_candles_1h", "int_indicators_1h_moving_averages", "int_indicators_1h_momentum", "int_indicators_1h_macd",
             "int_indicators_1h_directional_movement", "int_indicators_1h_volatility", "int_liquidity_1h", "int_market_structure_1h",
-            "int_score_components_1h",
+            "int_signal_sentiment_1h", "int_score_components_1h",
         ):
             conn.execute(f"delete from intermediate.{table} where bucket_start < %s", (hour(10),))
         conn.execute("delete from intermediate.int_return_correlations_30d where as_of < %s", (hour(48),))
