@@ -31,7 +31,7 @@ def archive(table_name: str, before: datetime) -> None:
 @click.option("--table", "table_name", required=True, help="A partitioned raw table, e.g. raw.candles_1m.")
 @click.option("--partition", default=None, help="The archived partition's name, e.g. candles_1m_p20250101.")
 @click.option("--from", "start", default=None, type=_TIME, help="Restore every archived partition overlapping [--from, --to) (UTC).")
-@click.option("--to", "end", default=None, type=_TIME)
+@click.option("--to", "end", default=None, type=_TIME, help="End (exclusive, UTC) of the range given with --from.")
 @cli_errors
 def restore(table_name: str, partition: str | None, start: datetime | None, end: datetime | None) -> None:
     """Load archived partitions back from Parquet, verify their checksum, and attach them."""
