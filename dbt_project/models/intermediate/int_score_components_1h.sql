@@ -12,6 +12,8 @@
     )
 }}
 {%- set components = score_components() -%}
+{#- fails at parse time when the indicator vars no longer produce the sma_20 and rsi_14 the v1 measures read -#}
+{%- do score_indicator_columns() -%}
 {%- set frame_bars = 25 -%}
 {%- if 50 not in market_structure_parameters()["depth_bands_bps"] -%}
     {{ exceptions.raise_compiler_error("int_score_components_1h reads the 50 bps book depth: var market_structure.depth_bands_bps must contain 50") }}
