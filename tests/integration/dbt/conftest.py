@@ -72,7 +72,7 @@ class Portfolio:
 
 
 def populate_portfolio(url: str) -> Portfolio:
-    """What synthetic_portfolio.populate_with_market writes, keeping synthetic.populate's data too."""
+    """synthetic.populate, then synthetic_portfolio's history; keeps what synthetic.populate returned and the reference closes."""
     data = synthetic.populate(url)
     synthetic_portfolio.populate(url)
     return Portfolio(data, synthetic_portfolio.reference_closes(data))
