@@ -1,13 +1,12 @@
 """dbt invocations as the Dagster assets run them, timed, with each node's time from run_results.json.
 
-The market models' asset (orchestration/assets/transformation.py) runs
-``dbt build --vars '{"window_start": ..., "window_end": ...}'`` and dagster-dbt adds its
-selection, ``--select fqn:* --exclude tag:portfolio``, and ``DBT_LOG_FORMAT=json``.
+The market models' asset (orchestration/assets/transformation.py) runs ``dbt build`` with the
+window in ZMART_DBT_WINDOW_START / ZMART_DBT_WINDOW_END, and dagster-dbt adds its selection,
+``--select fqn:* --exclude tag:portfolio``, and ``DBT_LOG_FORMAT=json``.
 
-Every invocation parses the project in full (``--no-partial-parse``). That is what each hourly
-Dagster run does anyway: its vars differ from the previous run's, and dbt re-parses everything
-when the vars change. Without the flag, a ``dbt run`` right after a ``dbt build`` of the same
-window would skip the parse and look several seconds cheaper than it is.
+Invocations in one work directory reuse the saved parse (work_dir/target/partial_parse.msgpack),
+as consecutive hourly Dagster runs do: the window is read at execution, so parsing does not
+depend on it. The first invocation of a work directory parses in full.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestration.resources.database import ConnectionParams
-from orchestration.resources.dbt import DBT_EXECUTABLE
+from orchestration.resources.dbt import DBT_EXECUTABLE, window_env
 from orchestration.settings import DBT_PROJECT_DIR
 
 # The selection of the dbt_market_models asset: every node but the portfolio-tagged ones.
@@ -72,25 +71,25 @@ def window_vars(start: datetime, end: datetime) -> dict[str, str]:
 def run_market_models(command: str, url: str, work_dir: Path, start: datetime, end: datetime) -> DbtInvocation:
     """``dbt <command>`` of the market models for the window [start, end), timed."""
     target = work_dir / "target"
-    dbt_vars = window_vars(start, end)
+    bounds = window_vars(start, end)
     argv = [
-        str(DBT_EXECUTABLE), "--no-partial-parse", command, "--vars", json.dumps(dbt_vars), *MARKET_SELECTION,
+        str(DBT_EXECUTABLE), command, *MARKET_SELECTION,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target), "--log-path", str(work_dir / "logs"),
     ]
     env = {
-        **os.environ, **ConnectionParams.from_url(url).dbt_env(),
+        **os.environ, **ConnectionParams.from_url(url).dbt_env(), **window_env(start, end),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_FORMAT": "json",
     }
     began = time.perf_counter()
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=_TIMEOUT_SECONDS, check=False)
     wall = time.perf_counter() - began
     if result.returncode != 0:
-        raise DbtFailed(f"dbt {command} for {dbt_vars} failed ({result.returncode}); last output:\n{_errors(result.stdout)}")
+        raise DbtFailed(f"dbt {command} for {bounds} failed ({result.returncode}); last output:\n{_errors(result.stdout)}")
     results = json.loads((target / "run_results.json").read_text())
     nodes = tuple(NodeTiming(r["unique_id"], r["status"], float(r["execution_time"])) for r in results["results"])
     return DbtInvocation(
-        command, dbt_vars["window_start"], dbt_vars["window_end"], wall, float(results["elapsed_time"]),
+        command, bounds["window_start"], bounds["window_end"], wall, float(results["elapsed_time"]),
         str(results["metadata"]["dbt_version"]), nodes,
     )
 

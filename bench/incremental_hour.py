@@ -4,7 +4,7 @@ For each history length D (days) a database of its own gets N symbols x D days o
 simulator's 1-minute candles (the N most traded contracts, the same for every D) and the
 market models are built over that history in one ``dbt build``, as a single-run backfill does.
 Then one more hour is appended and built exactly as the hourly partition of the Dagster asset
-builds it, ``dbt build --vars '{"window_start": ..., "window_end": ...}'`` (and, separately,
+builds it, ``dbt build`` with the window in ZMART_DBT_WINDOW_START / _END (and, separately,
 ``dbt run`` of the same window, without the data tests), for a few consecutive hours; the
 median is reported. The windowed models read a bounded number of rows per increment, so the
 increment of a 30-day history should cost what the 7-day one costs (ratio ~ 1).
@@ -299,8 +299,8 @@ def markdown(result: BenchmarkResult) -> str:
         ),
         f"- Workload: the {c.symbols} most traded simulated contracts (seed {c.seed}), history ending {c.end:%Y-%m-%d %H:%M} UTC, "
         f"kline_gap {c.kline_gap}; {c.increments} consecutive one-hour increments after each history.",
-        f"- dbt {result.histories[0].full_build.dbt_version}; wall seconds of the dbt process (start-up and a full parse included, "
-        "as in every hourly Dagster run); dbt execution is run_results.json's elapsed time.",
+        f"- dbt {result.histories[0].full_build.dbt_version}; wall seconds of the dbt process (start-up and the parse included: "
+        "partial, from the previous invocation's saved parse, as in every hourly Dagster run); dbt execution is run_results.json's elapsed time.",
         "",
         *report.markdown_table(COLUMNS, summary(result), _TEXT_COLUMNS),
         "",

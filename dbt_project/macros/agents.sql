@@ -133,8 +133,14 @@
 {%- endmacro %}
 
 {% macro agent_performance_delete_predicate() -%}
+    {#- fct_agent_performance's incremental_predicates entry (window_delete_insert renders it at
+        execution, see window_delete_predicate): the days agent_performance_days() rebuilds. -#}
+    {{ return("{{ agent_performance_window_predicate() }}") }}
+{%- endmacro %}
+
+{% macro agent_performance_window_predicate() -%}
     {%- set first, end = agent_performance_days() -%}
-    {{ return("DBT_INTERNAL_DEST.score_date >= " ~ date_literal(first, "-infinity") ~ " and DBT_INTERNAL_DEST.score_date < " ~ date_literal(end, "infinity")) }}
+    DBT_INTERNAL_DEST.score_date >= {{ date_literal(first, "-infinity") }} and DBT_INTERNAL_DEST.score_date < {{ date_literal(end, "infinity") }}
 {%- endmacro %}
 
 {% macro bar_join(model, alias) -%}

@@ -71,8 +71,8 @@
 {% macro shifted_window_delete_predicate(column, start_hours, end_hours) -%}
     {#- An incremental_predicates entry (see window_delete_predicate) for a model whose rebuilt
         rows are [window_start + start_hours, window_end + end_hours) of `column`. -#}
-    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_start() ~ " + interval '" ~ start_hours ~ " hours'"
-              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ window_end() ~ " + interval '" ~ end_hours ~ " hours'") }}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= {{ window_start() }} + interval '" ~ start_hours ~ " hours'"
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < {{ window_end() }} + interval '" ~ end_hours ~ " hours'") }}
 {%- endmacro %}
 
 {% macro hours_after(moment, hours) -%}

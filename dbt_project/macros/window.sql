@@ -1,24 +1,63 @@
 {#-
     The build window.
 
-    Dagster runs one invocation per hourly partition range with
-        --vars '{"window_start": "2026-11-01T00:00:00+00:00", "window_end": "2026-11-01T05:00:00+00:00"}'
-    (UTC ISO-8601, end exclusive). A windowed model rebuilds exactly the hour buckets whose
-    start lies in [window_start, window_end). Unset vars mean the whole history: window_start()
-    renders '-infinity' and window_end() 'infinity'.
+    Dagster runs one invocation per hourly partition range with the window in the environment:
+        ZMART_DBT_WINDOW_START=2026-11-01T00:00:00+00:00 ZMART_DBT_WINDOW_END=2026-11-01T05:00:00+00:00 dbt build
+    (UTC ISO-8601, end exclusive; orchestration/resources/dbt.py window_env). A windowed model
+    rebuilds exactly the hour buckets whose start lies in [window_start, window_end). Unset means
+    the whole history: window_start() renders '-infinity' and window_end() 'infinity'.
 
-    Values are validated before any SQL is produced: an ISO-8601 date-time with an explicit UTC
-    offset (Z or +hh:mm), on a whole UTC hour, with window_start < window_end. Anything else
-    fails the invocation with a message naming the var.
+    By hand, `--vars '{"window_start": ..., "window_end": ...}'` works too and wins: when either
+    var is set the window is read from the vars alone, never half from each (an explicit command
+    line over whatever a shell inherited). It costs a full parse whenever the vars change.
+
+    Why the environment, read at execution only. dbt 1.12 re-parses the whole project (~25 s
+    here, against ~10 s partial) whenever the --vars differ from the ones target/
+    partial_parse.msgpack was saved with: ManifestLoader.build_manifest_state_check hashes the
+    cli vars, profile name, target name and dbt version into vars_hash, and is_partial_parsable
+    rejects the saved manifest when vars_hash, profile_hash (the profile's connection_info
+    values: host, port, user, database, schema, role, ...), the env vars dbt_project.yml uses or
+    a dbt_project.yml changed (dbt/parser/manifest.py; dbt-core issues #6323, #10578). env_var()
+    records a variable in manifest.env_vars and in its file's env_vars, which re-parses that file
+    when the value changes, only while the node is not `compiled` (dbt/context/providers.py
+    env_var); partial_parse.msgpack is written once, at the end of parsing
+    (ManifestLoader.load -> write_manifest_for_partial_parse), so what execution records never
+    reaches it. Hence window_bound() reads nothing while parsing (`execute` is false): every
+    node's parsed form, its config included, is the same for every window, and the saved parse
+    holds from one hour to the next. Nothing window-dependent may be rendered at parse time:
+    incremental_predicates carry the window as Jinja that the window_delete_insert strategy
+    renders at execution (macros/window_delete_insert.sql), and a data test's `where` names it
+    with the placeholders __window_start__ / __window_end__ that get_where_subquery replaces
+    (macros/where_subquery.sql).
+
+    Values are validated before any model runs (the on-run-start hook check_build_window): an
+    ISO-8601 date-time with an explicit UTC offset (Z or +hh:mm), on a whole UTC hour, with
+    window_start < window_end. Anything else fails the invocation with a message naming the
+    environment variable (or the var).
 
     When a windowed model's table is created (first build, --full-refresh) there is nothing
     before the window to continue from, so it is built from the start of history up to
     window_end: build_window_start() is window_start only on incremental runs.
 -#}
 
+{% macro window_setting(name) %}
+    {#- (label, raw value or none) of the bound `name` (window_start / window_end): from the vars
+        when --vars sets either bound, else from the environment variable ZMART_DBT_<NAME>
+        (empty = unset). -#}
+    {%- if var("window_start", none) is not none or var("window_end", none) is not none -%}
+        {{ return(("var " ~ name, var(name, none))) }}
+    {%- endif -%}
+    {%- set env_name = "ZMART_DBT_" ~ name | upper -%}
+    {{ return(("env var " ~ env_name, env_var(env_name, "") or none)) }}
+{% endmacro %}
+
 {% macro window_bound(name) %}
-    {#- The var `name` as a timezone-aware UTC datetime, or none when unset. -#}
-    {%- set value = var(name, none) -%}
+    {#- The bound `name` as a timezone-aware UTC datetime, or none when unset; always none while
+        parsing (see above). -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set label, value = window_setting(name) -%}
     {%- if value is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -30,7 +69,7 @@
     {%- set pattern = "^(\\d{4})-(\\d{2})-(\\d{2})[T ](\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,6}))?)?(?:(Z)|([+-])(\\d{2}):?(\\d{2}))$" -%}
     {%- set match = modules.re.match(pattern, value | string) if value is string else none -%}
     {%- if match is none -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is malformed: expected " ~ example) }}
+        {{ exceptions.raise_compiler_error(label ~ "=" ~ "'" ~ value ~ "'" ~ " is malformed: expected " ~ example) }}
     {%- endif -%}
     {%- set g = match.groups() -%}
     {%- set year, month, day = g[0] | int, g[1] | int, g[2] | int -%}
@@ -41,14 +80,14 @@
     {%- set offset_hours, offset_minutes = (g[9] or 0) | int, (g[10] or 0) | int -%}
     {%- if year < 1 or month < 1 or month > 12 or day < 1 or day > month_days[month - 1]
           or hour > 23 or minute > 59 or second > 59 or offset_hours > 23 or offset_minutes > 59 -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is not a valid date-time: expected " ~ example) }}
+        {{ exceptions.raise_compiler_error(label ~ "=" ~ "'" ~ value ~ "'" ~ " is not a valid date-time: expected " ~ example) }}
     {%- endif -%}
     {%- set dt = modules.datetime -%}
     {%- set sign = -1 if g[8] == "-" else 1 -%}
     {%- set zone = modules.pytz.FixedOffset(sign * (offset_hours * 60 + offset_minutes)) -%}
     {%- set moment = dt.datetime(year, month, day, hour, minute, second, micro, zone).astimezone(modules.pytz.utc) -%}
     {%- if moment.minute != 0 or moment.second != 0 or moment.microsecond != 0 -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ "'" ~ value ~ "'" ~ " is not on a whole UTC hour: windows are made of hour buckets, expected " ~ example) }}
+        {{ exceptions.raise_compiler_error(label ~ "=" ~ "'" ~ value ~ "'" ~ " is not on a whole UTC hour: windows are made of hour buckets, expected " ~ example) }}
     {%- endif -%}
     {{ return(moment) }}
 {% endmacro %}
@@ -59,7 +98,8 @@
     {%- set end = window_bound("window_end") -%}
     {%- if start is not none and end is not none and start >= end -%}
         {{ exceptions.raise_compiler_error(
-            "var window_start=" ~ start.isoformat() ~ " must be before var window_end=" ~ end.isoformat()
+            window_setting("window_start")[0] ~ "=" ~ start.isoformat() ~ " must be before "
+            ~ window_setting("window_end")[0] ~ "=" ~ end.isoformat()
             ~ " (the window is [window_start, window_end), end exclusive)") }}
     {%- endif -%}
     {{ return((start, end)) }}
@@ -99,13 +139,15 @@
 {%- endmacro %}
 
 {% macro window_delete_predicate(column, shift=none) -%}
-    {#- An incremental_predicates entry: confines the delete of delete+insert to the target
-        rows of the window, so PostgreSQL finds them through the index on `column` instead of
-        scanning the whole table. `shift` (an interval literal) moves the window when `column`
-        is not the bucket start itself (score_time = bucket_start + 1 hour). -#}
+    {#- An incremental_predicates entry of the window_delete_insert strategy: confines the delete
+        of delete+insert to the target rows of the window, so PostgreSQL finds them through the
+        index on `column` instead of scanning the whole table. `shift` (an interval literal)
+        moves the window when `column` is not the bucket start itself (score_time = bucket_start
+        + 1 hour). The bounds stay Jinja here, rendered by the strategy at execution: config is
+        rendered while parsing, when the window is not read. -#}
     {%- set offset = " + interval '" ~ shift ~ "'" if shift else "" -%}
-    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_start() ~ offset
-              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ window_end() ~ offset) }}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= {{ window_start() }}" ~ offset
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < {{ window_end() }}" ~ offset) }}
 {%- endmacro %}
 
 {#-
@@ -165,6 +207,14 @@
     {#- The incremental_predicates entry of a bucketed model (see window_delete_predicate; `shift`
         likewise, e.g. '1 day' when `column` is the end of the day, not its start). -#}
     {%- set offset = " + interval '" ~ shift ~ "'" if shift else "" -%}
-    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= " ~ window_bucket_start(bucket_seconds) ~ offset
-              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < " ~ bucket_window_end(bucket_seconds) ~ offset) }}
+    {{ return("DBT_INTERNAL_DEST." ~ column ~ " >= {{ window_bucket_start(" ~ bucket_seconds ~ ") }}" ~ offset
+              ~ " and DBT_INTERNAL_DEST." ~ column ~ " < {{ bucket_window_end(" ~ bucket_seconds ~ ") }}" ~ offset) }}
+{%- endmacro %}
+
+{% macro check_build_window() -%}
+    {#- on-run-start: validates the window before any model runs (window_bound reads it only at
+        execution, so a malformed value would otherwise surface at the first windowed model). -#}
+    {%- if execute -%}
+        {%- do window_bounds() -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -5,7 +5,6 @@ intermediate, scores) run before it, the portfolio marts (tag ``portfolio``) aft
 scores and portfolio marts get previews and charts as metadata once dbt has built them.
 """
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -19,7 +18,7 @@ from orchestration.partitions import hourly
 from orchestration.portfolio.selection import ALGORITHM_VERSION
 from orchestration.presentation.asset_metadata import equity_metadata, scores_metadata, sector_metadata
 from orchestration.resources.database import ConnectionParams, PostgresResource
-from orchestration.resources.dbt import dbt_project, ensure_manifest
+from orchestration.resources.dbt import dbt_project, ensure_manifest, keep_partial_parse, window_env
 
 PORTFOLIO_SELECTION = "tag:portfolio"
 PORTFOLIO_HISTORY = dg.AssetKey(["marts", "fct_portfolio_history"])
@@ -46,17 +45,30 @@ class LayeredTranslator(DagsterDbtTranslator):
 translator = LayeredTranslator()
 
 
+def dbt_environment(url: str, window: dg.TimeWindow) -> dict[str, str]:
+    """What dbt reads from the environment in a run: the connection (profiles.yml, ZMART_DBT_*
+    derived from the one database setting) and the partition window (macros/window.sql).
+
+    Goes into os.environ: DbtCliResource.cli takes no environment, it starts dbt with a copy of
+    os.environ (dagster-dbt 0.29). Safe across steps: a process runs one step at a time (the
+    multiprocess executor a process per step, the in-process one steps in turn), and every dbt
+    step sets all of it before starting dbt; dbt reads the window only at execution, so a value
+    left over in the process cannot reach a `dbt parse`.
+    """
+    return {**ConnectionParams.from_url(url).dbt_env(), **window_env(window.start, window.end)}
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
-    # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
-    os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
     window = context.partition_time_window
-    dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
-    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+    os.environ.update(dbt_environment(database.url, window))
+    invocation = dbt.cli(["build"], context=context)
+    for event in invocation.stream():
         if isinstance(event, dg.Output):
             extra = _charts(context.asset_key_for_output(event.output_name), database.url, window.end)
             if extra:
                 event = event.with_metadata({**event.metadata, **extra})
         yield event
+    keep_partial_parse(invocation.target_path)
 
 
 def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataValue]:

@@ -5,7 +5,10 @@ module is imported, so a command that changed the project must re-parse it (prep
 before importing them.
 """
 
+import os
 import sys
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -15,6 +18,16 @@ from orchestration.settings import DBT_PROJECT_DIR
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # dbt is installed beside this interpreter; a virtualenv's bin need not be on PATH.
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+# The build window as dbt_project/macros/window.sql reads it, at execution only.
+WINDOW_START_ENV = "ZMART_DBT_WINDOW_START"
+WINDOW_END_ENV = "ZMART_DBT_WINDOW_END"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def window_env(start: datetime, end: datetime) -> dict[str, str]:
+    """The window [start, end) for dbt: environment variables, not --vars, because dbt re-parses
+    the whole project whenever its --vars change, and these are read only at execution."""
+    return {WINDOW_START_ENV: start.isoformat(), WINDOW_END_ENV: end.isoformat()}
 
 
 def dbt_resource() -> DbtCliResource:
@@ -30,3 +43,23 @@ def ensure_manifest() -> None:
     """Parse once on a fresh checkout, where no manifest exists yet."""
     if not dbt_project.manifest_path.exists():
         prepare_manifest()
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make an invocation's saved parse the one the next invocation starts from.
+
+    dagster-dbt copies dbt_project/target/partial_parse.msgpack into each invocation's own
+    target path (DbtCliInvocation.run); dbt writes its new parse there, which would be lost with
+    that directory. The project's copy comes from `dbt parse` at start-up, whose profile (the
+    defaults of profiles.yml) differs from a run's, so without this every run parses in full.
+    Replaced atomically (a concurrent copy reads the old file or the new one whole); a file from
+    another database or code version only costs a re-parse: dbt checks it before use.
+    """
+    source = invocation_target / PARTIAL_PARSE_FILE
+    if not source.exists():
+        return
+    destination = dbt_project.target_path / PARTIAL_PARSE_FILE
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=PARTIAL_PARSE_FILE, delete=False) as copy:
+        copy.write(source.read_bytes())
+    os.replace(copy.name, destination)

@@ -3,7 +3,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["agent", "as_of"],
         incremental_predicates=[window_delete_predicate("as_of", shift="1 hour")],
         on_schema_change="fail",

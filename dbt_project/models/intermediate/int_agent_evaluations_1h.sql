@@ -2,7 +2,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["agent", "symbol", "score_time"],
         incremental_predicates=[window_delete_predicate("score_time", shift="1 hour")],
         on_schema_change="fail",

@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["as_of", "symbol"],
         incremental_predicates=[bucket_delete_predicate("as_of", 86400, shift="1 day")],
         on_schema_change="fail",

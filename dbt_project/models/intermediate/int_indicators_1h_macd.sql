@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol", "bucket_start"],
         incremental_predicates=[window_delete_predicate("bucket_start")],
         on_schema_change="fail",

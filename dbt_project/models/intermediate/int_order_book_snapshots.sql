@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol", "observed_at", "book_sequence"],
         incremental_predicates=[window_delete_predicate("observed_at")],
         on_schema_change="fail",

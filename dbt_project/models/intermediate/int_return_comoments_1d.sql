@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol_a", "symbol_b", "bucket_start"],
         incremental_predicates=[bucket_delete_predicate("bucket_start", 86400)],
         on_schema_change="fail",

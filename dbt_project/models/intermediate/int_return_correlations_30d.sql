@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol_a", "symbol_b", "as_of"],
         incremental_predicates=[bucket_delete_predicate("as_of", 86400, shift="1 day")],
         on_schema_change="fail",

@@ -5,7 +5,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["agent", "score_date"],
         incremental_predicates=[agent_performance_delete_predicate()],
         on_schema_change="fail",

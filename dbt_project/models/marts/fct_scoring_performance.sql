@@ -4,7 +4,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["algorithm_version", "horizon_hours", "score_time"],
         incremental_predicates=[shifted_window_delete_predicate("score_time", 1 - max_horizon, max_horizon + 1)],
         on_schema_change="fail",

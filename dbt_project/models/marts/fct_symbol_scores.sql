@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol", "score_time", "algorithm_version"],
         incremental_predicates=[window_delete_predicate("score_time", shift="1 hour")],
         on_schema_change="fail",

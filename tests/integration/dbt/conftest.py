@@ -1,7 +1,8 @@
 """Fixtures for the dbt project tests.
 
 A full `dbt build` of the synthetic data takes minutes (parsing alone 15-30 s a call: a change of
---vars or of the database makes dbt parse the whole project again), so the modules that start
+--vars or of the database makes dbt parse the whole project again; the window is no var, Dbt
+passes it in the environment), so the modules that start
 from the same data share one build per session instead of building it each:
 
 * `synthetic_built`: synthetic.populate, then `dbt build` of the whole project;

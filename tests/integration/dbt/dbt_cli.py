@@ -15,14 +15,21 @@ import pandas as pd
 import psycopg
 
 from orchestration.resources.database import ConnectionParams
+from orchestration.resources.dbt import WINDOW_END_ENV, WINDOW_START_ENV
 from orchestration.settings import DBT_PROJECT_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
+WINDOW_VARS = {"window_start": WINDOW_START_ENV, "window_end": WINDOW_END_ENV}  # var -> environment variable
 
 
 @dataclass(frozen=True)
 class Dbt:
-    """Runs the project's dbt CLI against one database, with its own target and log paths."""
+    """Runs the project's dbt CLI against one database, with its own target and log paths.
+
+    The window vars (window_start, window_end) of `dbt_vars` reach dbt as Dagster passes them, in
+    the environment (ZMART_DBT_WINDOW_*), the other vars as --vars; so consecutive windows reuse
+    the saved parse in work_dir/target. Pass "--vars" in `args` to test the by-hand path.
+    """
 
     url: str
     work_dir: Path
@@ -37,11 +44,13 @@ class Dbt:
             "--target-path", str(self.work_dir / "target"),
             "--log-path", str(self.work_dir / "logs"),
         ]
-        if dbt_vars is not None:
-            command += ["--vars", json.dumps(dict(dbt_vars))]
+        other_vars = {k: v for k, v in (dbt_vars or {}).items() if k not in WINDOW_VARS}
+        if other_vars:
+            command += ["--vars", json.dumps(other_vars)]
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in WINDOW_VARS.values()},  # none inherited
             **ConnectionParams.from_url(self.url).dbt_env(),
+            **{WINDOW_VARS[k]: str(v) for k, v in (dbt_vars or {}).items() if k in WINDOW_VARS and v is not None},
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -65,8 +65,8 @@ def url(database_url: str) -> str:
     return database_url
 
 
-def test_consecutive_windows_equal_a_full_refresh(url: str, tmp_path: Path) -> None:
-    dbt = Dbt(url, tmp_path)
+def test_consecutive_windows_equal_a_full_refresh(url: str, dbt_work_dir: Path) -> None:
+    dbt = Dbt(url, dbt_work_dir)  # one saved parse for the module
     for start, end in zip(BOUNDARIES, BOUNDARIES[1:]):
         # once with the (window-scoped) data tests, without them elsewhere to keep this quick
         dbt.run(*(("build",) if start == 33 else BUILD_MODELS), dbt_vars=window(hour(start), hour(end)))
@@ -102,11 +102,11 @@ def window_reads(url: str, dbt: Dbt, start: datetime) -> dict[str, dict[str, int
 
 
 
-def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(url: str, tmp_path: Path) -> None:
+def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(url: str, dbt_work_dir: Path) -> None:
     """The same hour window reads exactly as many rows with 70 hours of history as with 60 (the
     first 10 hours removed): per contract the window's rows, index probes and the model's
     longest lookback of stored rows (at most 50 bars), never the history."""
-    dbt = Dbt(url, tmp_path)
+    dbt = Dbt(url, dbt_work_dir)
     dbt.run(*BUILD_MODELS, "--full-refresh")
     with_history = window_reads(url, dbt, hour(70))
     with psycopg.connect(url) as conn:
@@ -121,8 +121,8 @@ def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(url
     print(json.dumps(with_history, indent=1))
 
 
-def test_a_window_whose_predecessor_was_never_built_is_refused(url: str, tmp_path: Path) -> None:
-    dbt = Dbt(url, tmp_path)
+def test_a_window_whose_predecessor_was_never_built_is_refused(url: str, dbt_work_dir: Path) -> None:
+    dbt = Dbt(url, dbt_work_dir)
     dbt.run(*BUILD_MODELS, "--full-refresh")
     for model in CARRYING:
         assert fetch(url, f"delete from intermediate.{model} where bucket_start >= %s returning 1", (hour(60),))

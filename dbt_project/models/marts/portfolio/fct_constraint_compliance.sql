@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["evaluation_id", "constraint_name"],
         incremental_predicates=[window_delete_predicate("as_of")],
         on_schema_change="fail",

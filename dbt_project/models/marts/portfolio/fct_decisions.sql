@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key="decision_id",
         incremental_predicates=[window_delete_predicate("as_of", shift="1 hour")],
         on_schema_change="fail",

@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["algorithm_version", "as_of", "sector"],
         incremental_predicates=[window_delete_predicate("as_of")],
         on_schema_change="fail",
