@@ -1,7 +1,10 @@
 """dbt models as Dagster assets (one asset per model), run for the partition window.
 
-Two invocations split the graph around the portfolio manager: the market models (staging,
-intermediate, scores) run before it, the portfolio marts (tag ``portfolio``) after it.
+One dbt invocation per layer, so that each layer's blocking GX gate (orchestration.checks.layers)
+stands between two ops and stops the next layer: staging, intermediate, the market marts (with
+the seeds they read), then, after the portfolio manager, the portfolio marts (tag ``portfolio``).
+Each invocation parses the project again (the window vars change on every run, which defeats
+dbt's partial parsing): that is the price of the gates, measured in docs/architecture.md.
 """
 
 import json
@@ -41,6 +44,10 @@ translator = LayeredTranslator()
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
     # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
+    # A test is run by the first invocation where all its parents are built or upstream: dbt's
+    # default (eager) would run a staging model's relationship test from an intermediate model
+    # in the staging invocation, before that model exists. dagster-dbt reads this variable.
+    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     window = context.partition_time_window
     dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
@@ -49,27 +56,25 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: Pos
 ensure_manifest()  # the asset graph below is read from the manifest
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    exclude=PORTFOLIO_SELECTION,
-    name="dbt_market_models",
-    partitions_def=hourly,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-)
-def dbt_market_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
-    yield from _build(context, dbt, database)
+def _layer_models(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=select,
+        exclude=exclude,
+        name=name,
+        partitions_def=hourly,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        project=dbt_project,
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
+        yield from _build(context, dbt, database)
+
+    return models
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select=PORTFOLIO_SELECTION,
-    name="dbt_portfolio_models",
-    partitions_def=hourly,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-)
-def dbt_portfolio_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
-    yield from _build(context, dbt, database)
+dbt_staging_models = _layer_models("dbt_staging_models", "config.schema:staging", PORTFOLIO_SELECTION)
+dbt_intermediate_models = _layer_models("dbt_intermediate_models", "config.schema:intermediate", PORTFOLIO_SELECTION)
+dbt_mart_models = _layer_models("dbt_mart_models", "config.schema:marts", PORTFOLIO_SELECTION)
+dbt_portfolio_models = _layer_models("dbt_portfolio_models", PORTFOLIO_SELECTION, None)
+MARKET_LAYERS = {"staging": dbt_staging_models, "intermediate": dbt_intermediate_models, "marts": dbt_mart_models}

@@ -5,11 +5,11 @@ version's first portfolio."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import great_expectations as gx
 
-from quality.gate import SuiteSpec, unexpected_rows
+from quality.gate import SuiteSpec, sql_literal, unexpected_rows
 
 NAME = "portfolio_composition"
 KEY_COLUMNS = ("evaluation_id", "symbol")
@@ -21,7 +21,7 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
     if not _VERSION.match(algorithm_version):
         raise ValueError(f"algorithm version {algorithm_version!r}: expected a name such as v1 (letters, digits, '.', '_', '-')")
     hours = int((end - start) / timedelta(hours=1))
-    s, e = _literal(start), _literal(end)
+    s, e = sql_literal(start), sql_literal(end)
     # One row per holding, and one row with no holding for an evaluation that holds nothing.
     query = f"""
         select e.evaluation_id, e.as_of, e.algorithm_version, e.outcome, c.symbol, c.position,
@@ -72,6 +72,3 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
         key_columns=KEY_COLUMNS,
     )
 
-
-def _literal(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
