@@ -1,4 +1,4 @@
-"""The ``zmart`` command line: database, simulator, demo, Dagster UI and dbt docs.
+"""The ``zmart`` command line: database, simulator, demo, Dagster UI, dbt docs and GX Data Docs.
 
 Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
 Dagster, dbt and Great Expectations.
@@ -15,6 +15,7 @@ _COMMANDS = {
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
     "env": "orchestration.cli.tools:env",
+    "quality": "orchestration.cli.quality:quality",
     "sim": "simulator.cli:sim",
     "ui": "orchestration.cli.tools:ui",
 }
