@@ -39,8 +39,10 @@ market_pipeline = dg.define_asset_job(
     name="market_pipeline",
     # Snapshots are now-only data on their own schedules: a backfill of history must not
     # re-snapshot them for every partition. Candles and open interest read the latest contracts snapshot.
-    selection=dg.AssetSelection.assets(kucoin_candles_1m, kucoin_open_interest)
-    | dg.AssetSelection.groups("staging", "intermediate", "marts", "portfolio", "lifecycle")
+    selection=(
+        dg.AssetSelection.assets(kucoin_candles_1m, kucoin_open_interest)
+        | dg.AssetSelection.groups("staging", "intermediate", "marts", "portfolio", "lifecycle")
+    )
     - _FRESHNESS,
     description=(
         "1m candles and open interest for the partition window (GX-gated), dbt staging -> intermediate -> scores, "

@@ -47,8 +47,8 @@ def trade_reference(pipeline: Pipeline) -> tuple[int, set[tuple[str, pd.Timestam
     trades = frame(pipeline, "select symbol, batch_id, traded_at, size_lots from raw.trades", ["symbol", "batch_id", "traded_at", "size_lots"])
     candles = frame(pipeline, "select symbol, open_time, volume from raw.candles_1m", ["symbol", "minute", "volume"])
     refused = frame(pipeline, "select symbol, traded_at from quarantine.trades where traded_at is not null", ["symbol", "traded_at"])
-    refused_minutes = set(zip(refused.symbol, refused.traded_at.dt.floor("min"), strict=True))
-    trades["minute"] = trades.traded_at.dt.floor("min")
+    refused_minutes = set(zip(refused.symbol, pd.to_datetime(refused.traded_at, utc=True).dt.floor("min"), strict=True))
+    trades["minute"] = pd.to_datetime(trades.traded_at, utc=True).dt.floor("min")
     compared, mismatched = 0, set()
     candle_volume = {(s, m): v for s, m, v in candles.itertuples(index=False)}
     for (symbol, _), run in trades.groupby(["symbol", "batch_id"]):
