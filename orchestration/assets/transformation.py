@@ -44,10 +44,6 @@ translator = LayeredTranslator()
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
     # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
-    # A test is run by the first invocation where all its parents are built or upstream: dbt's
-    # default (eager) would run a staging model's relationship test from an intermediate model
-    # in the staging invocation, before that model exists. dagster-dbt reads this variable.
-    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     window = context.partition_time_window
     dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
@@ -73,8 +69,11 @@ def _layer_models(name: str, select: str, exclude: str | None) -> dg.AssetsDefin
     return models
 
 
-dbt_staging_models = _layer_models("dbt_staging_models", "config.schema:staging", PORTFOLIO_SELECTION)
-dbt_intermediate_models = _layer_models("dbt_intermediate_models", "config.schema:intermediate", PORTFOLIO_SELECTION)
+# Each layer also excludes the layers after it: dbt's (eager) indirect selection runs a test when
+# any of its parents is selected, unless one is excluded, so a relationship test from an
+# intermediate model to a staging view runs with the intermediate layer, once both exist.
+dbt_staging_models = _layer_models("dbt_staging_models", "config.schema:staging", f"{PORTFOLIO_SELECTION} config.schema:intermediate config.schema:marts")
+dbt_intermediate_models = _layer_models("dbt_intermediate_models", "config.schema:intermediate", f"{PORTFOLIO_SELECTION} config.schema:marts")
 dbt_mart_models = _layer_models("dbt_mart_models", "config.schema:marts", PORTFOLIO_SELECTION)
 dbt_portfolio_models = _layer_models("dbt_portfolio_models", PORTFOLIO_SELECTION, None)
 MARKET_LAYERS = {"staging": dbt_staging_models, "intermediate": dbt_intermediate_models, "marts": dbt_mart_models}
