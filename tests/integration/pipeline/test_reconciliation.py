@@ -21,19 +21,23 @@ from simulator.faults import parse_faults
 from tests.integration.pipeline.conftest import DAY_START, UNIVERSE, Pipeline, hour
 
 HOUR_START = DAY_START + timedelta(hours=7)
-# The snapshots sample the end of hour 7 (half a minute before it ends); the candles are loaded
-# once it has ended. The simulated market is a function of time, so both see the same tape.
-SNAPSHOT_MS = int((HOUR_START + timedelta(minutes=59, seconds=30)).timestamp() * 1000)
+# The market snapshots are taken three times in hour 7, a third of a second after a minute
+# starts: most contracts have not traded yet in the forming minute, so their ticker shows the last
+# trade of a finished one (comparable with its close), and a less liquid contract's 100 trades
+# span whole minutes. The candles are loaded once the hour has ended; the simulated market is a
+# function of time, so every answer sees the same tape.
+SNAPSHOT_MS = [int((HOUR_START + timedelta(minutes=m, milliseconds=300)).timestamp() * 1000) for m in (20, 40, 59)]
 CANDLES_MS = int((HOUR_START + timedelta(hours=1, seconds=30)).timestamp() * 1000)
 ZMART = Path(sys.executable).parent / "zmart"
 RAW_AND_STAGING = [dg.AssetKey(["raw", "kucoin_candles_1m"]), dg.AssetKey(["raw", "kucoin_open_interest"]), *MARKET_LAYERS["staging"].keys]
 
 
 def load_hour(pipeline: Pipeline, faults: str = "") -> dg.ExecuteInProcessResult:
-    pipeline.start_simulator(parse_faults(faults), now_ms=SNAPSHOT_MS)
-    for job in ("contracts_snapshot", "market_snapshots"):
-        result = pipeline.run(job)
-        assert result.success, failure_messages(result)
+    for now_ms in SNAPSHOT_MS:
+        pipeline.start_simulator(parse_faults(faults), now_ms=now_ms)
+        for job in ("contracts_snapshot", "market_snapshots"):
+            result = pipeline.run(job)
+            assert result.success, failure_messages(result)
     pipeline.start_simulator(parse_faults(faults), now_ms=CANDLES_MS)
     return pipeline.run("market_pipeline", hour(7), assets=RAW_AND_STAGING)
 
