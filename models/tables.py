@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import candles, contracts, funding, open_interest, order_books, tickers, trades
+from models import candles, contracts, funding, open_interest, order_books, signals, tickers, trades
 
 
 @dataclass(frozen=True)
@@ -13,10 +13,13 @@ class RawTable:
     name: str
     columns: tuple[str, ...]  # data columns in load order; batch_id is added by the loader
     key: tuple[str, ...]  # natural key (the primary key)
-    time_column: str  # the partition key column
-    partition_step: str  # a PostgreSQL interval: '1 day', '1 month'
+    time_column: str  # the partition key column (the key time of an unpartitioned table)
+    partition_step: str | None  # a PostgreSQL interval: '1 day', '1 month'; None: not partitioned
     quarantine_time_column: str | None  # key time kept in the quarantine table, when it has one
     json_columns: tuple[str, ...] = ()
+    # Where a row was read (file, line): stored, and kept in quarantine, but not content: a row
+    # read again from elsewhere with the same values is unchanged, not a conflict.
+    provenance_columns: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -24,7 +27,7 @@ class RawTable:
 
     @property
     def value_columns(self) -> tuple[str, ...]:
-        return tuple(c for c in self.columns if c not in self.key)
+        return tuple(c for c in self.columns if c not in self.key and c not in self.provenance_columns)
 
 
 CANDLES_1M = RawTable(
@@ -97,3 +100,17 @@ OPEN_INTEREST = RawTable(
     partition_step="1 day",
     quarantine_time_column="observed_at",
 )
+
+SIGNALS = RawTable(
+    schema="raw",
+    name="signals",
+    columns=signals.COLUMNS,
+    key=("source", "external_id"),
+    time_column="published_at",
+    partition_step=None,  # thousands of rows a day: one table, indexed on (symbol, published_at)
+    quarantine_time_column="published_at",
+    provenance_columns=signals.PROVENANCE_COLUMNS,
+)
+
+# Every range-partitioned raw table (the quarantine tables are not partitioned).
+PARTITIONED_TABLES = (CANDLES_1M, CONTRACTS, TICKERS, ORDER_BOOK_LEVELS, TRADES, FUNDING_RATES, OPEN_INTEREST)

@@ -22,6 +22,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from models.security import ensure_roles
+
 APP_ROLE = "zmart"
 WAREHOUSE_DB = "zmart"
 DAGSTER_DB = "zmart_dagster"
@@ -176,6 +178,7 @@ class EmbeddedPostgres:
                 conn.execute(
                     sql.SQL("create role {} login password {}").format(sql.Identifier(APP_ROLE), sql.Literal(password))
                 )
+            ensure_roles(conn, APP_ROLE)  # cluster-wide: every database of the cluster can be migrated
             for database in (WAREHOUSE_DB, DAGSTER_DB):
                 if conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone() is None:
                     conn.execute(

@@ -11,6 +11,7 @@ from orchestration.assets.ingestion import (
     kucoin_tickers,
     kucoin_trades,
 )
+from orchestration.assets.signals import signals_file
 from orchestration.checks.freshness import FRESHNESS_CHECKS
 
 # The freshness checks are evaluated by their sensor, on their own clock: a job that just loaded
@@ -48,4 +49,10 @@ market_pipeline = dg.define_asset_job(
         "1m candles and open interest for the partition window (GX-gated), dbt staging -> intermediate -> scores, "
         "the portfolio manager (GX-gated), then the portfolio marts and the symbol lifecycle."
     ),
+)
+
+signals_import = dg.define_asset_job(
+    name="signals_import",
+    selection=dg.AssetSelection.assets(signals_file),
+    description="Import one signal file (JSONL or CSV) into raw.signals; launched by the signals drop-folder sensor.",
 )

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from models.migrate import apply_migrations
-from orchestration.embedded_postgres import DAGSTER_DB, EmbeddedPostgres
+from models.security import migrate
+from orchestration.embedded_postgres import DAGSTER_DB, WAREHOUSE_DB, EmbeddedPostgres
 from orchestration.resources.database import ConnectionParams
 from orchestration.settings import Settings
 
@@ -66,6 +66,11 @@ class Platform:
             "ZMART_MAX_SYMBOLS": os.environ.get("ZMART_MAX_SYMBOLS", "0"),
             "ZMART_EXCHANGE_WEIGHT_BUDGET": str(self.settings.weight_budget),
             "ZMART_EXCHANGE_TIMEOUT_MS": str(self.settings.exchange_timeout_ms),
+            "ZMART_SIGNALS_DIR": str(self.settings.signals_dir),
+            "ZMART_ARCHIVE_DIR": str(self.settings.archive_dir),
+            "ZMART_PARTITIONS_AHEAD_DAYS": str(self.settings.partitions_ahead_days),
+            "ZMART_HOT_DAYS": str(self.settings.hot_days),
+            "ZMART_RETENTION_DAYS": str(self.settings.retention_days),
         }
         env.update(ConnectionParams.from_url(self.database_url).dbt_env())
         env.update(ConnectionParams.from_url(self.dagster_database_url).dagster_storage_env())
@@ -82,6 +87,7 @@ def embedded_cluster(settings: Settings) -> EmbeddedPostgres:
 def prepare(settings: Settings) -> Platform:
     """Start the embedded cluster when no URL is given, migrate, and write Dagster's home."""
     embedded = None
+    superuser_url = None  # a server of your own is secured by its superuser: zmart db secure
     if settings.database_url:
         database_url = settings.database_url
         dagster_url = settings.dagster_database_url or database_url
@@ -90,7 +96,8 @@ def prepare(settings: Settings) -> Platform:
         embedded = embedded_cluster(settings)
         embedded.start()
         database_url, dagster_url, schema = embedded.url(), embedded.url(DAGSTER_DB), None
-    apply_migrations(database_url)
+        superuser_url = embedded.superuser_url(WAREHOUSE_DB)
+    migrate(database_url, superuser_url)
     if schema:
         with psycopg.connect(dagster_url, autocommit=True) as conn:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))

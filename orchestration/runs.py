@@ -36,21 +36,22 @@ def partition_range(hours: int, last: str | None = None) -> tuple[str, str]:
 def run_job(
     defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     partitions: tuple[str, str] | None = None, log_path: Path | None = None,
-    assets: Sequence[dg.AssetKey] | None = None,
+    assets: Sequence[dg.AssetKey] | None = None, run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run a job in process, recorded in ``instance``; a partition range runs as one run (a single-run backfill).
 
     With ``log_path``, what the run's steps print (dbt's log, Dagster's console logger) is
     appended to that file instead of the terminal; the run's events are in the instance either way.
+    ``run_id`` names the run in advance, so its events can be followed while it runs.
     """
     job = defs.resolve_job_def(job_name)
     tags = range_tags(*partitions) if partitions else {}
     selection = list(assets) if assets else None
     if log_path is None:
-        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection, run_id=run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
-        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, asset_selection=selection, run_id=run_id)
 
 
 def stage_timings(instance: dg.DagsterInstance, run_id: str) -> list[StageTiming]:

@@ -1,9 +1,11 @@
 """Schedules (UTC): the contracts snapshot hourly, market snapshots every five minutes, the market
-pipeline for each hour that closed, and funding history for each day that closed."""
+pipeline for each hour that closed, funding history for each day that closed, and the daily
+maintenance of the raw partitions."""
 
 import dagster as dg
 
 from orchestration.jobs import contracts_snapshot, funding_history, market_pipeline, market_snapshots
+from orchestration.partitioning.job import partition_maintenance
 
 contracts_snapshot_hourly = dg.ScheduleDefinition(
     name="contracts_snapshot_hourly",
@@ -34,4 +36,12 @@ funding_history_daily = dg.build_schedule_from_partitioned_job(
     minute_of_hour=20,
     name="funding_history_daily",
     description="Loads the funding rates settled during the day that just ended.",
+)
+
+partition_maintenance_daily = dg.ScheduleDefinition(
+    name="partition_maintenance_daily",
+    job=partition_maintenance,
+    cron_schedule="40 0 * * *",
+    execution_timezone="UTC",
+    description="Partitions ahead, hot/warm index tiers and retention, after the day's funding load.",
 )

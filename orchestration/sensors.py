@@ -1,14 +1,20 @@
 """Sensors: new listings get their history, missing minutes get re-fetched, failed runs get recorded."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from models.signals import FORMATS
+
 from orchestration.ingestion.monitoring import candle_gaps, latest_snapshot_time, new_listings, record_run_failure
-from orchestration.jobs import market_pipeline
+from orchestration.jobs import market_pipeline, signals_import
 from orchestration.partitions import HISTORY_START, hourly, range_tags
 from orchestration.resources.database import PostgresResource
 from orchestration.resources.ingestion import IngestionPolicy
+from orchestration.resources.signals import SignalsInbox
 
 # How far back a new listing's history is loaded, and how far back gaps are looked for.
 LISTING_LOOKBACK = timedelta(days=7)
@@ -105,3 +111,40 @@ def run_failure_recorder(context: dg.RunFailureSensorContext, database: Postgres
     record = context.instance.get_run_record_by_id(run.run_id)
     failed_at = record.update_timestamp if record else datetime.now(UTC)
     record_run_failure(database.url, run.run_id, run.job_name, partition_range, steps, message, failed_at)
+
+
+@dg.sensor(
+    job=signals_import,
+    minimum_interval_seconds=30,
+    description=(
+        "Imports each new or changed signal file (.jsonl, .ndjson, .csv) of the drop folder (ZMART_SIGNALS_DIR, "
+        "default .zmart/signals/inbox): one run per file version, keyed by its path and sha256."
+    ),
+)
+def signals_drop_folder_sensor(context: dg.SensorEvaluationContext, signals_inbox: SignalsInbox) -> dg.SensorResult | dg.SkipReason:
+    folder = Path(signals_inbox.path)
+    if not folder.is_dir():
+        return dg.SkipReason(f"the signals drop folder {folder} does not exist")
+    # The cursor maps each file seen to (size, mtime_ns, sha256): an unchanged file is not hashed again.
+    seen: dict[str, list[object]] = json.loads(context.cursor) if context.cursor else {}
+    current: dict[str, list[object]] = {}
+    requests = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FORMATS):
+        stat = path.stat()
+        before = seen.get(str(path))
+        if before is not None and before[:2] == [stat.st_size, stat.st_mtime_ns]:
+            current[str(path)] = before
+            continue
+        with path.open("rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        current[str(path)] = [stat.st_size, stat.st_mtime_ns, sha256]
+        if before is not None and before[2] == sha256:
+            continue  # touched, same bytes
+        requests.append(
+            dg.RunRequest(
+                run_key=f"signals:{path}:{sha256}",
+                run_config={"ops": {"signals_file": {"config": {"path": str(path)}}}},
+                tags={"zmart/trigger": "signals_drop_folder", "zmart/signals_file": path.name},
+            )
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))

@@ -40,6 +40,11 @@ class Settings:
     sim_faults: FaultProfile
     weight_budget: int  # request weight per 30 s: the client's pace and, in sim mode, the simulator's pool
     exchange_timeout_ms: int  # per request; a slower answer is a RequestTimeout, retried
+    signals_dir: Path  # the drop folder the signals sensor watches
+    archive_dir: Path  # the cold tier: Parquet files and manifests of archived partitions
+    partitions_ahead_days: int  # partitions exist this many days past now before data arrives
+    hot_days: int  # a partition ending within this many days of now is hot (btree), older ones warm (BRIN)
+    retention_days: int  # the maintenance job archives partitions ending this many days ago; 0: never
 
     @property
     def dagster_home(self) -> Path:
@@ -56,6 +61,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     exchange = env.get("ZMART_EXCHANGE", "sim").strip().lower()
     if exchange not in EXCHANGE_MODES:
         raise SettingsError(f"ZMART_EXCHANGE={exchange!r}: must be one of {', '.join(EXCHANGE_MODES)}")
+    hot_days = _integer(env, "ZMART_HOT_DAYS", 7, 1, 3650)
     return Settings(
         state_dir=state_dir,
         database_url=_postgres_url(env, "ZMART_DATABASE_URL"),
@@ -68,6 +74,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sim_faults=_faults(env, "ZMART_SIM_FAULTS"),
         weight_budget=_integer(env, "ZMART_EXCHANGE_WEIGHT_BUDGET", KUCOIN_PUBLIC_WEIGHT_BUDGET, 1, 10_000_000),
         exchange_timeout_ms=_integer(env, "ZMART_EXCHANGE_TIMEOUT_MS", 10_000, 100, 600_000),
+        signals_dir=Path(env.get("ZMART_SIGNALS_DIR") or state_dir / "signals" / "inbox").expanduser().resolve(),
+        archive_dir=Path(env.get("ZMART_ARCHIVE_DIR") or state_dir / "archive").expanduser().resolve(),
+        partitions_ahead_days=_integer(env, "ZMART_PARTITIONS_AHEAD_DAYS", 3, 1, 366),
+        hot_days=hot_days,
+        retention_days=_retention_days(env, "ZMART_RETENTION_DAYS", hot_days),
     )
 
 
@@ -100,6 +111,13 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise SettingsError(f"{name}={raw!r}: must be a whole number between {low} and {high}")
     return int(raw)
+
+
+def _retention_days(env: Mapping[str, str], name: str, hot_days: int) -> int:
+    days = _integer(env, name, 365, 0, 36500)
+    if 0 < days <= hot_days:
+        raise SettingsError(f"{name}={days}: must be 0 (never archive) or more than ZMART_HOT_DAYS={hot_days}")
+    return days
 
 
 def _faults(env: Mapping[str, str], name: str) -> FaultProfile:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import re
@@ -19,6 +18,7 @@ from great_expectations.core.expectation_validation_result import ExpectationVal
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations import Expectation
+from psycopg import sql
 
 # GX substitutes {batch} as "(query) AS subselect" unless the query has a JOIN, in which case
 # the query must alias it itself. Its own predicate decides; unexpected_rows() checks each query
@@ -72,6 +72,11 @@ class GateResult:
             return f"{self.suite}: all {len(self.outcomes)} expectations passed"
         parts = [f"{o.rule} ({o.unexpected_count} unexpected)" for o in self.failed]
         return f"{self.suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed: " + "; ".join(parts)
+
+
+def sql_literal(value: object) -> str:
+    """``value`` as an SQL literal, quoted and typed by psycopg: GX takes batch queries as text, not with parameters."""
+    return sql.Literal(value).as_string()
 
 
 def unexpected_rows(rule: str, description: str, query: str) -> gx.expectations.UnexpectedRowsExpectation:
@@ -161,11 +166,6 @@ def _raised(info: dict[str, Any] | None) -> str | None:
         if isinstance(nested, dict) and nested.get("raised_exception"):
             return str(nested.get("exception_message") or "unknown error").splitlines()[0]
     return None
-
-
-def sql_literal(moment: datetime) -> str:
-    """A UTC timestamptz literal for a suite's SQL: built from a datetime (never from input text), so it is safe to inline."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
 def _sqlalchemy_url(url: str) -> str:

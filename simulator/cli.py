@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -19,6 +19,7 @@ from simulator.config import (
 from simulator.faults import FaultSpecError, parse_faults
 from simulator.replay import ReplayError
 from simulator.server import serve_forever
+from simulator.signals import write_signal_files
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,6 +60,29 @@ def serve(
         serve_forever(config, lambda line: click.echo(line, nl=True) or _flush())
     except ReplayError as error:
         raise click.ClickException(f"replay: {error}") from error
+
+
+@sim.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the files into.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=click.IntRange(0, 2**63 - 1), help="The market's seed (prices) and the signals'.")
+@click.option("--symbols", default="XBTUSDTM,ETHUSDTM,SOLUSDTM,XRPUSDTM,DOGEUSDTM", show_default=True, help="Comma-separated contracts.")
+@click.option("--start", "start_iso", default="2026-11-01T00:00:00Z", show_default=True, help="First hour (UTC ISO-8601).")
+@click.option("--hours", default=72, show_default=True, type=click.IntRange(1, 24 * 366), help="Hours of signals from --start.")
+@click.option("--contracts", default=DEFAULT_CONTRACTS, show_default=True, type=click.IntRange(10, MAX_CONTRACTS), help="Universe size the symbols come from.")
+def signals(out_dir: Path, seed: int, symbols: str, start_iso: str, hours: int, contracts: int) -> None:
+    """Write signal files (JSONL and CSV, one per source) and ground_truth.json: informative and noise
+    sources judged against the simulator's own future returns, cross-source duplicates, malformed rows."""
+    start_ms = _parse_now(start_iso)
+    assert start_ms is not None
+    start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
+    try:
+        truth = write_signal_files(out_dir, seed, [s.strip() for s in symbols.split(",") if s.strip()], start, start + timedelta(hours=hours), contracts)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    for source in truth.sources:
+        accuracy = "echo" if source.nominal_accuracy is None else f"accuracy {source.nominal_accuracy:.2f}"
+        click.echo(f"{out_dir / source.file}: {source.signals} signals ({accuracy})")
+    click.echo(f"{out_dir / 'ground_truth.json'}: {len(truth.duplicates)} duplicates, {len(truth.malformed)} malformed rows")
 
 
 def _flush() -> None:

@@ -27,7 +27,6 @@ from the touch with lognormal noise. It is redrawn every 100 ms of exchange time
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np

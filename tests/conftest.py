@@ -14,10 +14,28 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from models.migrate import apply_migrations
+from models.security import migrate
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 
 TEMPLATE_DB = "zmart_test_template"
+# session fixtures that build a database once for several modules (tests/integration/dbt/conftest.py)
+SHARED_BUILDS = ("synthetic_built", "portfolio_built")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`) each worker has its own session (cluster, shared
+    builds): keep a module's tests on one worker, so its module fixtures run once, and the modules
+    that share a session-built database on one worker, so it is built once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    group: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        shared = [name for name in SHARED_BUILDS if name in getattr(item, "fixturenames", ())]
+        group[module] = shared[0] if shared else group.get(module, module)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::", 1)[0]]))
 
 
 def free_port() -> int:
@@ -37,17 +55,18 @@ def pg_cluster() -> Iterator[EmbeddedPostgres]:
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("alter role {} createdb").format(sql.Identifier(APP_ROLE)))
         conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(TEMPLATE_DB), sql.Identifier(APP_ROLE)))
-    apply_migrations(cluster.url(TEMPLATE_DB))
+    migrate(cluster.url(TEMPLATE_DB), cluster.superuser_url(TEMPLATE_DB))  # roles, migrations, sealed ledgers
     yield cluster
     cluster.stop(discard=True)  # deleted next: no shutdown checkpoint to wait for
     shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(cluster: EmbeddedPostgres, prefix: str = "zmart_test") -> str:
-    """A new database cloned from the migrated template; returns its URL."""
+def create_database(cluster: EmbeddedPostgres, prefix: str = "zmart_test", template: str = TEMPLATE_DB) -> str:
+    """A new database cloned from `template` (by default the migrated, empty one); returns its URL.
+    The template must have no open connection while it is cloned."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template)))
     return cluster.url(name)
 
 

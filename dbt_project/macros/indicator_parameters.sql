@@ -65,7 +65,7 @@
 {% endmacro %}
 
 {% macro score_indicator_columns() %}
-    {#- The indicator columns fct_symbol_scores reads (its own columns carry the same names):
+    {#- The indicator columns the v1 score components read (int_score_components_1h; fct_symbol_scores carries them):
         trend from SMA(20), momentum from RSI(14). Fails when the vars no longer produce them. -#}
     {%- set p = indicator_parameters() -%}
     {%- if 20 not in p["sma_periods"] or p["rsi_period"] != 14 -%}

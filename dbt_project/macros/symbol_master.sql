@@ -13,8 +13,9 @@
     in it for the times it was listed (no survivorship); before a contract's first snapshot its
     first snapshot's spec applies from its listing time on.
 
-    symbol_master_parameters(): the var `symbol_master` validated (classification thresholds and
-    eligibility minimums); a malformed value fails the invocation naming it.
+    symbol_master_parameters(): the var `symbol_master` validated (classification thresholds,
+    eligibility minimums and the correlation-cluster edge rule); a malformed value fails the
+    invocation naming it.
 -#}
 
 {% macro tracked_contract_attributes() %}
@@ -65,6 +66,16 @@
         {%- endif -%}
         {%- do p.update({name: value}) -%}
     {%- endfor -%}
+    {%- set threshold = raw.get("cluster_min_correlation") -%}
+    {%- if threshold is boolean or threshold is not number or threshold < -1 or threshold > 1 -%}
+        {{ exceptions.raise_compiler_error("var symbol_master.cluster_min_correlation=" ~ threshold ~ " is malformed: expected a number in [-1, 1]") }}
+    {%- endif -%}
+    {%- do p.update({"cluster_min_correlation": threshold | float}) -%}
+    {%- set overlap = raw.get("cluster_min_observations") -%}
+    {%- if overlap is boolean or overlap is not integer or overlap < 2 -%}
+        {{ exceptions.raise_compiler_error("var symbol_master.cluster_min_observations=" ~ overlap ~ " is malformed: expected an integer >= 2 (a correlation needs two observations)") }}
+    {%- endif -%}
+    {%- do p.update({"cluster_min_observations": overlap}) -%}
     {{ return(p) }}
 {% endmacro %}
 

@@ -22,7 +22,13 @@
 {% macro create_zmart_functions() %}
 begin;
 select pg_advisory_xact_lock(hashtext('zmart_fn'));
-create schema if not exists zmart_fn;
+-- Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+-- the schema exists, which zmart_transform does not have (docs/security.md).
+do $$ begin
+    if to_regnamespace('zmart_fn') is null then
+        create schema zmart_fn;
+    end if;
+end $$;
 comment on schema zmart_fn is 'SQL functions and aggregates used by the zmart dbt models; recreated by every dbt invocation (on-run-start).';
 
 create or replace function zmart_fn.wilder_smooth_step(

@@ -7,7 +7,7 @@ pool, so runs never spend the exchange's request-weight budget twice at the same
 """
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from orchestration.ingestion.per_symbol import SymbolsRefused, report_failures
 from orchestration.ingestion.runner import BatchResult
 from orchestration.ingestion.universe import Instrument, select_universe
 from orchestration.partitions import daily, hourly
+from orchestration.presentation.asset_metadata import candles_metadata
 from orchestration.resources.database import PostgresResource
 from orchestration.resources.exchange import ExchangeRequestError, KucoinFuturesResource
 from orchestration.resources.ingestion import IngestionPolicy
@@ -75,7 +76,7 @@ def kucoin_candles_1m(
     instruments = _restrict(_followed(database, ingestion, window.start, window.end), config)
     context.log.info(f"fetching candles of {len(instruments)} symbols for {window.start} .. {window.end}")
     results = _run(candles.ingest_candles(database.url, exchange, instruments, window.start, window.end, context.run.run_id, ingestion.chunk_hours))
-    return _result(context, results, exchange, instruments)
+    return _result(context, results, exchange, instruments, candles_metadata(database.url, window.start, window.end))
 
 
 @dg.asset(
@@ -177,7 +178,8 @@ def _followed_now(database: PostgresResource, ingestion: IngestionPolicy) -> lis
 
 
 def _result(
-    context: dg.AssetExecutionContext, results: Sequence[BatchResult], exchange: KucoinFuturesResource, instruments: Sequence[Instrument]
+    context: dg.AssetExecutionContext, results: Sequence[BatchResult], exchange: KucoinFuturesResource, instruments: Sequence[Instrument],
+    extra: Mapping[str, dg.MetadataValue] | None = None,
 ) -> dg.MaterializeResult:
     try:
         failed = report_failures(results, len(instruments))  # raises (and the step is retried) while a failure may clear
@@ -189,7 +191,7 @@ def _result(
     if failed:
         context.log.warning("symbols refused by the exchange (not retried): " + "; ".join(f"{s.symbol}: {s.error}" for s in failed))
         metadata["symbols_refused"] = dg.MetadataValue.text(", ".join(s.symbol for s in failed))
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata={**metadata, **(extra or {})})
 
 
 def _metadata(results: Sequence[BatchResult], exchange: KucoinFuturesResource) -> dict[str, dg.MetadataValue]:

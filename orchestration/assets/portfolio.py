@@ -1,4 +1,4 @@
-"""The portfolio manager: ten symbols per hour from the composite scores, with every decision recorded."""
+"""The portfolio manager: ten symbols per hour from the composite scores under a policy's constraints, with every decision recorded."""
 
 from collections.abc import Iterator
 
@@ -6,10 +6,21 @@ import dagster as dg
 
 from orchestration.partitions import hourly
 from orchestration.portfolio.manager import evaluate_window
-from orchestration.portfolio.selection import Policy
+from orchestration.portfolio.selection import ALGORITHM_VERSION
+from orchestration.presentation.asset_metadata import holdings_metadata
 from orchestration.resources.database import PostgresResource
 
 SCORES = dg.AssetKey(["marts", "fct_symbol_scores"])
+# what the constraints measure at each evaluation, besides the scores
+INPUTS = [
+    SCORES,
+    dg.AssetKey(["marts", "dim_symbols_history"]),
+    dg.AssetKey(["marts", "symbol_sectors"]),
+    dg.AssetKey(["marts", "portfolio_policies"]),
+    dg.AssetKey(["intermediate", "int_return_correlations_30d"]),
+    dg.AssetKey(["intermediate", "int_indicators_1h_volatility"]),
+    dg.AssetKey(["intermediate", "int_market_regime_1h"]),
+]
 EVALUATIONS = dg.AssetKey(["portfolio", "evaluations"])
 COMPOSITION = dg.AssetKey(["portfolio", "composition"])
 DECISIONS = dg.AssetKey(["portfolio", "decisions"])
@@ -17,16 +28,16 @@ OWNERS = ["team:portfolio"]
 
 
 class PortfolioConfig(dg.Config):
-    algorithm_version: str = "v1"
-    keep_rank: int = 20
+    algorithm_version: str = ALGORITHM_VERSION
+    policy: str = "default"  # rows of seed portfolio_policies
 
 
 @dg.multi_asset(
     name="portfolio_manager",
     specs=[
-        dg.AssetSpec(key, deps=[SCORES], description=description, owners=OWNERS, kinds={"postgres", "python"})
+        dg.AssetSpec(key, deps=INPUTS, description=description, owners=OWNERS, kinds={"postgres", "python"})
         for key, description in (
-            (EVALUATIONS, "One evaluation per hour and scoring algorithm version."),
+            (EVALUATIONS, "One evaluation per hour and scoring algorithm version, with its policy, regime, limits, screening audit and challenger streaks."),
             (COMPOSITION, "Exactly ten holdings per evaluation, weights summing to 1."),
             (DECISIONS, "Why each symbol was added, removed or held."),
         )
@@ -38,7 +49,7 @@ class PortfolioConfig(dg.Config):
 def portfolio_manager(context: dg.AssetExecutionContext, config: PortfolioConfig, database: PostgresResource) -> Iterator[dg.MaterializeResult]:
     window = context.partition_time_window
     outcomes = evaluate_window(
-        database.url, window.start, window.end, config.algorithm_version, Policy(keep_rank=config.keep_rank), context.run.run_id
+        database.url, window.start, window.end, config.algorithm_version, config.policy, context.run.run_id
     )
     formed = [o for o in outcomes if o.formed]
     summary: dict[str, dg.MetadataValue] = {
@@ -53,5 +64,6 @@ def portfolio_manager(context: dg.AssetExecutionContext, config: PortfolioConfig
         summary["latest_holdings"] = dg.MetadataValue.text(", ".join(formed[-1].holdings))
     else:
         context.log.warning(f"no portfolio formed in {window.start} .. {window.end}: too few eligible symbols (warm-up)")
+    holdings = holdings_metadata(database.url, config.algorithm_version, window.end)
     for key in (EVALUATIONS, COMPOSITION, DECISIONS):
-        yield dg.MaterializeResult(asset_key=key, metadata=summary)
+        yield dg.MaterializeResult(asset_key=key, metadata={**summary, **(holdings if key == COMPOSITION else {})})

@@ -3,22 +3,28 @@
 One dbt invocation per layer, so that each layer's blocking GX gate (orchestration.checks.layers)
 stands between two ops and stops the next layer: staging, intermediate, the market marts (with
 the seeds they read), then, after the portfolio manager, the portfolio marts (tag ``portfolio``).
-Each invocation parses the project again (the window vars change on every run, which defeats
-dbt's partial parsing): that is the price of the gates, measured in docs/architecture.md.
+The scores and portfolio marts get previews and charts as metadata once dbt has built them.
 """
 
 import json
 import os
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.assets.portfolio import SCORES
 from orchestration.partitions import hourly
+from orchestration.portfolio.selection import ALGORITHM_VERSION
+from orchestration.presentation.asset_metadata import equity_metadata, scores_metadata, sector_metadata
 from orchestration.resources.database import ConnectionParams, PostgresResource
 from orchestration.resources.dbt import dbt_project, ensure_manifest
+
 PORTFOLIO_SELECTION = "tag:portfolio"
+PORTFOLIO_HISTORY = dg.AssetKey(["marts", "fct_portfolio_history"])
+SECTOR_EXPOSURE = dg.AssetKey(["marts", "fct_portfolio_sector_exposure"])
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -46,7 +52,23 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: Pos
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
     window = context.partition_time_window
     dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+        if isinstance(event, dg.Output):
+            extra = _charts(context.asset_key_for_output(event.output_name), database.url, window.end)
+            if extra:
+                event = event.with_metadata({**event.metadata, **extra})
+        yield event
+
+
+def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataValue]:
+    """Previews and charts for the models people look at first, computed once the model is built."""
+    if key == SCORES:
+        return scores_metadata(url, end)
+    if key == PORTFOLIO_HISTORY:
+        return equity_metadata(url, ALGORITHM_VERSION, end)
+    if key == SECTOR_EXPOSURE:
+        return sector_metadata(url, ALGORITHM_VERSION, end)
+    return {}
 
 
 ensure_manifest()  # the asset graph below is read from the manifest

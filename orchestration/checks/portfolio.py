@@ -17,7 +17,8 @@ from quality.suites import portfolio
     partitions_def=hourly,
     description=(
         "Great Expectations suite portfolio_composition on the evaluations of the window: exactly ten holdings each, "
-        "weights in (0, 1] summing to 1, no symbol twice, every holding scored."
+        "weights in (0, 1] summing to 1, no symbol twice, every holding scored and failing no constraint in force in the "
+        "manager's screening audit."
     ),
 )
 def portfolio_composition_gate(context: dg.AssetCheckExecutionContext, database: PostgresResource) -> dg.AssetCheckResult:

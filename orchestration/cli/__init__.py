@@ -1,4 +1,4 @@
-"""The ``zmart`` command line: database, simulator, demo, Dagster UI, dbt docs and GX Data Docs.
+"""The ``zmart`` command line: database, simulator, demo, portfolio replay, reports, signals, archive, Dagster UI, dbt docs and GX Data Docs.
 
 Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
 Dagster, dbt and Great Expectations.
@@ -11,11 +11,16 @@ import importlib
 import click
 
 _COMMANDS = {
+    "archive": "orchestration.cli.archive:archive",
     "db": "orchestration.cli.db:db",
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
     "env": "orchestration.cli.tools:env",
+    "portfolio": "orchestration.cli.portfolio:portfolio",
     "quality": "orchestration.cli.quality:quality",
+    "report": "orchestration.cli.report:report",
+    "restore": "orchestration.cli.archive:restore",
+    "signals": "orchestration.cli.signals:signals",
     "sim": "simulator.cli:sim",
     "ui": "orchestration.cli.tools:ui",
 }

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from rich.console import Console
 
-from models.migrate import apply_migrations
+from models.migrate import Migration
+from models.security import migrate as secure_migrate
 from orchestration.cli.errors import cli_errors
+from orchestration.embedded_postgres import WAREHOUSE_DB
 from orchestration.platform import embedded_cluster, prepare, redact
 from orchestration.settings import load_settings
 
@@ -70,6 +74,33 @@ def url() -> None:
 def migrate() -> None:
     """Apply pending schema migrations (models/migrations) to the warehouse."""
     settings = load_settings()
-    target = settings.database_url or embedded_cluster(settings).url()
-    applied = apply_migrations(target)
+    if settings.database_url:
+        applied = secure_migrate(settings.database_url, None)
+    else:
+        cluster = embedded_cluster(settings)
+        applied = secure_migrate(cluster.url(), cluster.superuser_url(WAREHOUSE_DB))
+    _print_applied(applied)
+
+
+@db.command()
+@cli_errors
+def secure() -> None:
+    """On a server of your own: create the roles, migrate as ZMART_DATABASE_URL's role, seal the ledgers.
+
+    The superuser's URL to the warehouse database comes from ZMART_SUPERUSER_URL (an environment
+    variable, not an option: a password on the command line would show in the process list).
+    Idempotent; run it instead of `zmart db migrate` whenever there are migrations to apply
+    (docs/security.md). The embedded cluster does this by itself.
+    """
+    settings = load_settings()
+    if not settings.database_url:
+        raise click.ClickException("ZMART_DATABASE_URL is not set: the embedded cluster secures itself on `zmart db start`")
+    superuser_url = os.environ.get("ZMART_SUPERUSER_URL", "").strip()
+    if not superuser_url:
+        raise click.ClickException("ZMART_SUPERUSER_URL is not set: a superuser's postgresql:// URL to the warehouse database is needed")
+    _print_applied(secure_migrate(settings.database_url, superuser_url))
+    console.print("roles ensured, ledgers sealed")
+
+
+def _print_applied(applied: list[Migration]) -> None:
     console.print(f"applied {len(applied)} migrations" + (": " + ", ".join(m.path.name for m in applied) if applied else ""))

@@ -12,38 +12,26 @@ from decimal import Decimal
 import click
 import dagster as dg
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
 from orchestration.assets.portfolio import PortfolioConfig
 from orchestration.cli.errors import cli_errors
+from orchestration.cli.progress import progress_bar, run_with_progress
 from orchestration.cli.simulation import exchange_url
 from orchestration.partitions import daily
 from orchestration.platform import prepare, redact
+from orchestration.presentation.figures import HEADLINE_FIGURES, PERIOD_ORDER, figure
 from orchestration.resources.dbt import prepare_manifest
-from orchestration.runs import failure_messages, partition_range, run_job, stage_timings
+from orchestration.runs import failure_messages, partition_range, stage_timings
 from orchestration.settings import load_settings
 
 # Bound to the terminal: the pipeline's own output is redirected to a log file while it runs.
 console = Console(file=sys.stdout, soft_wrap=True)
 REPORTED_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "portfolio")
 _GX_CHECK_SUFFIXES = ("_gate", "_completeness")  # the Great Expectations checks (orchestration/checks)
-PERIOD_ORDER = ("all", "30d", "7d", "24h")
-# the headline figures of marts.fct_portfolio_analytics: column, label, format (see figure)
-HEADLINE_FIGURES = (
-    ("cumulative_return", "cumulative return", "signed"),
-    ("annual_volatility", "annualised volatility", "percent"),
-    ("sharpe_ratio", "Sharpe", "ratio"),
-    ("sortino_ratio", "Sortino", "ratio"),
-    ("max_drawdown", "max drawdown", "signed"),
-    ("value_at_risk_95", "VaR 95 (1h)", "signed"),
-    ("conditional_value_at_risk_95", "CVaR 95 (1h)", "signed"),
-    ("beta", "beta to BTC", "ratio"),
-    ("average_turnover", "average turnover", "percent"),
-    ("average_pairwise_correlation", "avg pairwise correlation", "ratio"),
-    ("diversification_ratio", "diversification ratio", "ratio"),
-)
 
 
 @click.command()
@@ -69,19 +57,18 @@ def demo(symbols: int, days: float) -> None:
         instance = dg.DagsterInstance.get()
         log_path = settings.state_dir / "logs" / f"demo_{first}_{last}.log".replace(":", "")
         steps: list[tuple[str, tuple[str, str] | None, str]] = [
-            ("contracts_snapshot", None, "snapshotting the contract universe"),
-            ("market_snapshots", None, "snapshotting tickers, order books and recent trades"),
+            ("contracts_snapshot", None, "contract universe"),
+            ("market_snapshots", None, "tickers, order books, recent trades"),
         ]
         last_day = daily.get_last_partition_key()  # the last day that has closed
         if last_day is not None and first[:10] <= last_day:
-            steps.append(("funding_history", (first[:10], last_day), f"loading funding rates {first[:10]} .. {last_day}"))
-        for job, partitions, doing in steps:
-            with console.status(doing):
-                done = run_job(defs, instance, job, partitions, log_path)
-            if not done.success:
-                raise click.ClickException(f"{job} failed:\n  " + "\n  ".join(failure_messages(done)))
-        with console.status(f"running market_pipeline for {first} .. {last} ({symbols} symbols)"):
-            result = run_job(defs, instance, "market_pipeline", (first, last), log_path)
+            steps.append(("funding_history", (first[:10], last_day), f"funding rates {first[:10]} .. {last_day}"))
+        steps.append(("market_pipeline", (first, last), f"market_pipeline {first} .. {last} ({symbols} symbols)"))
+        with progress_bar(console) as progress:
+            for job, partitions, doing in steps:
+                result = run_with_progress(progress, doing, defs, instance, job, partitions, log_path)
+                if not result.success and job != "market_pipeline":
+                    raise click.ClickException(f"{job} failed:\n  " + "\n  ".join(failure_messages(result)))
         _report(platform.database_url, instance, result, started, first, last)
         console.print(f"  step output (dbt log): {log_path}")
     if not result.success:
@@ -119,7 +106,7 @@ def _row_counts(conn: psycopg.Connection) -> Table:
         (list(REPORTED_SCHEMAS), list(REPORTED_SCHEMAS)),
     ).fetchall()
     for schema, name in relations:
-        count = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+        count = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, name))).fetchone()
         table.add_row(f"{schema}.{name}", f"{count[0] if count else 0:,}")
     return table
 
@@ -191,22 +178,6 @@ def analytics_table(rows: Sequence[Mapping[str, object]], version: str) -> Table
     for column, label, kind in HEADLINE_FIGURES:
         table.add_row(label, *(figure(by_period[p][column], kind) for p in periods))
     return table
-
-
-def figure(value: object, kind: str) -> str:
-    """A fraction as a percentage with two decimals (signed: a return or loss), a ratio with two
-    decimals; "n/a" for a null."""
-    if value is None:
-        return "n/a"
-    if not isinstance(value, (int, float, Decimal)):
-        raise TypeError(f"figure: {value!r} is not a number")
-    if kind == "signed":
-        return f"{float(value):+.2%}"
-    if kind == "percent":
-        return f"{float(value):.2%}"
-    if kind == "ratio":
-        return f"{float(value):.2f}"
-    raise ValueError(f"figure: kind {kind!r} is not one of signed, percent, ratio")
 
 
 def _sector_exposure(conn: psycopg.Connection, version: str) -> Table | str:

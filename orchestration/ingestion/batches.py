@@ -12,6 +12,8 @@ from datetime import datetime
 
 import psycopg
 
+from models.rejections import storable
+
 
 @dataclass(frozen=True)
 class BatchSpec:
@@ -74,5 +76,5 @@ def fail_batch(url: str, batch_id: int, error: str, request_count: int) -> None:
             set status = 'failed', error = %s, request_count = %s, finished_at = clock_timestamp()
             where batch_id = %s
             """,
-            (error[:4000], request_count, batch_id),
+            (storable(error[:4000]), request_count, batch_id),
         )

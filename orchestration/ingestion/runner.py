@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 import psycopg
 
-from models.rejections import Rejection, to_json
+from models.rejections import Rejection, storable, to_json
 from models.tables import RawTable
 from orchestration.ingestion.batches import BatchSpec, LoadCounts, complete_batch, fail_batch, open_batch
 from orchestration.ingestion.loader import load_rows
@@ -83,11 +83,12 @@ def _write(url: str, table: RawTable, batch_id: int, fetched: Fetched, request_c
             with conn.cursor().copy(
                 "copy raw.load_batch_symbols (batch_id, symbol, span_start, span_end, rows_fetched, status, error) from stdin"
             ) as copy:
+                # symbols and errors are the exchange's text: kept verbatim except a NUL byte, which no text column holds
                 for span in fetched.spans:
-                    copy.write_row((batch_id, span.symbol, span.start, span.end, span.rows_fetched, span.status, span.error))
+                    copy.write_row((batch_id, storable(span.symbol), span.start, span.end, span.rows_fetched, span.status, storable(span.error)))
         if fetched.gaps:
             with conn.cursor().copy("copy raw.load_batch_gaps (batch_id, symbol, missing_at) from stdin") as copy:
                 for symbol, missing_at in fetched.gaps:
-                    copy.write_row((batch_id, symbol, missing_at))
+                    copy.write_row((batch_id, storable(symbol), missing_at))
         complete_batch(conn, batch_id, counts, request_count, fetched.checksum)
     return counts

@@ -12,7 +12,7 @@ lifecycle.allowed_transitions), in order, with its reason:
 * not listed -> delisted (from any state; nothing for a symbol never seen);
 * listed and never seen, or delisted -> discovery;
 * held -> active when ranked within the top ten, replacement_candidate when ranked below (kept
-  by the portfolio's keep band); a symbol not yet evaluated passes through evaluation first;
+  by the manager's challenger rule or constraints); a symbol not yet evaluated passes through evaluation first;
 * no longer held (active or replacement_candidate) -> retired;
 * discovery with an eligible score -> evaluation; retired with an eligible score -> evaluation
   once it has been retired for the cool-down (a symbol just removed is usually still eligible:

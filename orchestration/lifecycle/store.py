@@ -41,7 +41,8 @@ def apply_window(url: str, start: datetime, end: datetime, version: str, rules: 
 def _apply_hour(conn: psycopg.Connection, as_of: datetime, version: str, rules: Rules, run_id: str | None) -> HourOutcome:
     with conn.transaction():
         # one lifecycle writer at a time: the hour ledger decides what is left to do
-        conn.execute("lock table lifecycle.evaluated_hours in share row exclusive mode")
+        # (an advisory lock: the hour ledger is sealed, and locking it would need UPDATE on it)
+        conn.execute("select pg_advisory_xact_lock(hashtext('lifecycle.evaluated_hours'))")
         if conn.execute("select 1 from lifecycle.evaluated_hours where as_of = %s", (as_of,)).fetchone():
             return HourOutcome(as_of, False, [])
         later = conn.execute("select max(as_of) from lifecycle.evaluated_hours where as_of > %s", (as_of,)).fetchone()

@@ -1,9 +1,15 @@
-"""Step the portfolio manager hour by hour and record evaluations, holdings and decisions.
+"""Step the portfolio manager hour by hour and record evaluations, holdings, decisions and audit.
 
-Each hour reads only the scores published for that hour (score_time = as_of) and the holdings
-of the previous formed evaluation, so replaying history never looks ahead. An evaluation, its
-ten holdings and its decisions are written in one transaction; an hour already evaluated is left
-as it was decided (decisions are a record, not a cache).
+Each evaluation at T (the end of an hour) reads only what is known at T: the scores published for
+T (score_time = T), the symbol master rows valid at T, the realized volatility and the market
+regime of the hour ending at T, the correlations of the last complete 30-day window ending at or
+before T (as_of = the start of T's UTC day), the previous formed evaluation's holdings and
+challenger streaks, and the policy's rows of seed portfolio_policies. Replaying history (hour by
+hour or over a range) therefore never looks ahead, and gives the decisions an hourly run gave.
+
+An evaluation, its ten holdings, its decisions, its screening audit and its challenger streaks
+are written in one transaction; an hour already evaluated is left as it was decided (decisions
+are a record, not a cache), and evaluating it again under another policy is refused.
 
 Until the first portfolio of a version exists, an hour with fewer than ten eligible symbols
 (indicators still warming up) is recorded as ``not_formed`` with the reason. Once a portfolio
@@ -16,11 +22,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.portfolio.selection import PORTFOLIO_SIZE, Policy, Selection, select
+from orchestration.portfolio.selection import (
+    PORTFOLIO_SIZE,
+    UNKNOWN_REGIME,
+    UNKNOWN_SECTOR,
+    Candidate,
+    Constraints,
+    Correlations,
+    Policy,
+    PolicyError,
+    Selection,
+    select,
+)
+
+POLICY_SEED = "marts.portfolio_policies"
+_POLICY_COLUMNS = (
+    "sector_cap", "max_pairwise_correlation", "min_turnover_24h_quote", "min_listing_age_hours",
+    "challenger_margin", "challenger_evaluations", "weighting",
+)
+
+
+class ManagerError(RuntimeError):
+    """The manager cannot evaluate an hour as asked."""
 
 
 @dataclass(frozen=True)
@@ -42,22 +68,53 @@ def hours(start: datetime, end: datetime) -> Iterator[datetime]:
         moment += timedelta(hours=1)
 
 
-def evaluate_window(url: str, start: datetime, end: datetime, version: str, policy: Policy, run_id: str | None) -> list[EvaluationOutcome]:
-    outcomes = []
+def evaluate_window(url: str, start: datetime, end: datetime, version: str, policy_name: str, run_id: str | None) -> list[EvaluationOutcome]:
     with psycopg.connect(url, application_name="zmart-portfolio") as conn:
-        for as_of in hours(start, end):
-            outcomes.append(_evaluate(conn, as_of, version, policy, run_id))
-    return outcomes
+        policy = load_policy(conn, policy_name)
+        return [_evaluate(conn, as_of, version, policy, run_id) for as_of in hours(start, end)]
+
+
+def load_policy(conn: psycopg.Connection, name: str) -> Policy:
+    """The policy's rows of seed portfolio_policies, validated (PolicyError names the rule broken)."""
+    rows = conn.execute(f"select regime, {', '.join(_POLICY_COLUMNS)} from {POLICY_SEED} where policy = %s", (name,)).fetchall()
+    if not rows:
+        known = [r[0] for r in conn.execute(f"select distinct policy from {POLICY_SEED} order by 1").fetchall()]
+        raise PolicyError(f"seed portfolio_policies has no row for policy {name!r} (policies: {', '.join(known) or 'none'})")
+    by_regime: dict[str, Constraints] = {}
+    for regime, *values in rows:
+        fields = dict(zip(_POLICY_COLUMNS, values, strict=True))
+        for column in ("sector_cap", "challenger_evaluations"):
+            if fields[column] is None or fields[column] != int(fields[column]):
+                raise PolicyError(f"seed portfolio_policies, policy {name!r}, regime {regime!r}: {column}={fields[column]!r} must be an integer")
+        for column in _POLICY_COLUMNS:
+            if fields[column] is None:
+                raise PolicyError(f"seed portfolio_policies, policy {name!r}, regime {regime!r}: {column} is missing")
+        if regime in by_regime:
+            raise PolicyError(f"seed portfolio_policies, policy {name!r}: regime {regime!r} has more than one row")
+        by_regime[regime] = Constraints(
+            policy=name, regime=regime,
+            sector_cap=int(fields["sector_cap"]), challenger_evaluations=int(fields["challenger_evaluations"]),
+            max_pairwise_correlation=float(fields["max_pairwise_correlation"]),
+            min_turnover_24h_quote=float(fields["min_turnover_24h_quote"]),
+            min_listing_age_hours=float(fields["min_listing_age_hours"]),
+            challenger_margin=float(fields["challenger_margin"]), weighting=str(fields["weighting"]),
+        )
+    return Policy(name, by_regime)
 
 
 def _evaluate(conn: psycopg.Connection, as_of: datetime, version: str, policy: Policy, run_id: str | None) -> EvaluationOutcome:
     with conn.transaction():
         existing = conn.execute(
-            "select evaluation_id, outcome from portfolio.evaluations where as_of = %s and algorithm_version = %s",
+            "select evaluation_id, outcome, policy from portfolio.evaluations where as_of = %s and algorithm_version = %s",
             (as_of, version),
         ).fetchone()
         if existing is not None:
-            evaluation_id, outcome = existing
+            evaluation_id, outcome, decided_under = existing
+            if decided_under is not None and decided_under != policy.name:
+                raise ManagerError(
+                    f"the hour ending {as_of:%Y-%m-%d %H:%M} UTC of {version} was evaluated under policy {decided_under!r}, "
+                    f"not {policy.name!r}: decisions are a record and are not re-made under another policy"
+                )
             return EvaluationOutcome(as_of, evaluation_id, False, outcome == "formed", _holdings(conn, evaluation_id), 0, 0)
         previous = conn.execute(
             """
@@ -67,32 +124,96 @@ def _evaluate(conn: psycopg.Connection, as_of: datetime, version: str, policy: P
             """,
             (as_of, version),
         ).fetchone()
-        scores = _scores(conn, as_of, version)
-        eligible = int((scores["is_eligible"] & scores["composite_score"].notna()).sum())
+        held = _holdings(conn, previous[0]) if previous else []
+        candidates, batch_ids, universe = _candidates(conn, as_of, version, held)
+        regime = _regime(conn, as_of)
+        constraints = policy.for_regime(regime)
+        eligible = sum(c.scored for c in candidates)
+        header = _Header(as_of, version, run_id, universe, eligible, batch_ids, policy.name, regime, constraints)
         if previous is None and eligible < PORTFOLIO_SIZE:
             reason = (
-                f"not formed: {eligible} of {len(scores)} symbols have an eligible composite score at {as_of:%Y-%m-%d %H:%M} UTC "
+                f"not formed: {eligible} of {universe} symbols have an eligible composite score at {as_of:%Y-%m-%d %H:%M} UTC "
                 f"and {PORTFOLIO_SIZE} are needed (indicators are still warming up, or the universe is too small)"
             )
-            evaluation_id = _insert_evaluation(conn, as_of, version, run_id, scores, eligible, "not_formed", reason)
+            evaluation_id = _insert_evaluation(conn, header, "not_formed", reason, None)
             return EvaluationOutcome(as_of, evaluation_id, True, False, [], 0, 0)
-        selection = select(scores, _holdings(conn, previous[0]) if previous else [], policy)
-        evaluation_id = _write(conn, as_of, version, run_id, selection, scores, eligible)
+        streaks = dict(conn.execute(
+            "select symbol, streak from portfolio.challenger_streaks where evaluation_id = %s", (previous[0],)
+        ).fetchall()) if previous else {}
+        selection = select(candidates, _correlations(conn, as_of, [c.symbol for c in candidates]), held, streaks, constraints)
+        evaluation_id = _write(conn, header, selection)
     actions = [d.action for d in selection.decisions]
-    holdings = [h[0] for h in selection.holdings]
-    return EvaluationOutcome(as_of, evaluation_id, True, True, holdings, actions.count("add"), actions.count("remove"))
+    return EvaluationOutcome(as_of, evaluation_id, True, True, [h.symbol for h in selection.holdings], actions.count("add"), actions.count("remove"))
 
 
-def _scores(conn: psycopg.Connection, as_of: datetime, version: str) -> pd.DataFrame:
+def _candidates(conn: psycopg.Connection, as_of: datetime, version: str, held: list[str]) -> tuple[list[Candidate], list[int], int]:
+    """The symbols scored at as_of and the previous holdings, with what the constraints measure at as_of."""
     rows = conn.execute(
         """
-        select symbol, composite_score, is_eligible, input_batch_ids
-        from marts.fct_symbol_scores
-        where score_time = %s and algorithm_version = %s
+        with scores as (
+            select symbol, composite_score, is_eligible, turnover_quote_24h, input_batch_ids
+            from marts.fct_symbol_scores
+            where score_time = %(as_of)s and algorithm_version = %(version)s
+        ),
+        considered as (
+            select symbol from scores
+            union
+            select unnest(%(held)s::text[])
+        )
+        select
+            considered.symbol,
+            scores.symbol is not null as is_scored,
+            scores.composite_score,
+            coalesce(scores.is_eligible, false) as is_eligible,
+            coalesce(master.is_listed, false) as is_listed,
+            scores.turnover_quote_24h,
+            extract(epoch from %(as_of)s - coalesce(master.listed_at, master.first_seen_at)) / 3600 as listing_age_hours,
+            coalesce(sectors.sector, %(unknown)s) as sector,
+            volatility.rv_close_to_close_24,
+            scores.input_batch_ids
+        from considered
+        left join scores using (symbol)
+        left join marts.dim_symbols_history as master
+            on master.symbol = considered.symbol
+            and master.valid_from <= %(as_of)s and (master.valid_to is null or %(as_of)s < master.valid_to)
+        left join marts.symbol_sectors as sectors on sectors.base_currency = master.base_currency
+        left join intermediate.int_indicators_1h_volatility as volatility
+            on volatility.symbol = considered.symbol and volatility.bucket_start = %(as_of)s - interval '1 hour'
+        order by considered.symbol
         """,
-        (as_of, version),
+        {"as_of": as_of, "version": version, "held": held, "unknown": UNKNOWN_SECTOR},
     ).fetchall()
-    return pd.DataFrame(rows, columns=["symbol", "composite_score", "is_eligible", "input_batch_ids"])
+    candidates = [
+        Candidate(symbol, _float(score), eligible, listed, _float(turnover), _float(age), sector, _float(sigma))
+        for symbol, _, score, eligible, listed, turnover, age, sector, sigma, _ in rows
+    ]
+    batch_ids = sorted({int(b) for *_, ids in rows if ids is not None for b in ids})
+    return candidates, batch_ids, sum(bool(r[1]) for r in rows)
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _regime(conn: psycopg.Connection, as_of: datetime) -> str:
+    row = conn.execute(
+        "select regime from intermediate.int_market_regime_1h where bucket_start = %s", (as_of - timedelta(hours=1),)
+    ).fetchone()
+    return UNKNOWN_REGIME if row is None else str(row[0])
+
+
+def _correlations(conn: psycopg.Connection, as_of: datetime, symbols: list[str]) -> Correlations:
+    """The pairs' correlations over the last complete window ending at or before as_of (its UTC day's start)."""
+    rows = conn.execute(
+        """
+        select symbol_a, symbol_b, correlation
+        from intermediate.int_return_correlations_30d
+        where as_of = date_bin(interval '1 day', %(as_of)s, timestamptz '2000-01-01 00:00:00+00')
+          and is_complete and symbol_a = any(%(symbols)s) and symbol_b = any(%(symbols)s)
+        """,
+        {"as_of": as_of, "symbols": symbols},
+    ).fetchall()
+    return Correlations({(a, b): rho for a, b, rho in rows})
 
 
 def _holdings(conn: psycopg.Connection, evaluation_id: int) -> list[str]:
@@ -102,43 +223,67 @@ def _holdings(conn: psycopg.Connection, evaluation_id: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _insert_evaluation(
-    conn: psycopg.Connection, as_of: datetime, version: str, run_id: str | None, scores: pd.DataFrame,
-    eligible: int, outcome: str, reason: str,
-) -> int:
-    batch_ids = sorted({int(b) for ids in scores["input_batch_ids"] if ids is not None for b in ids})
+@dataclass(frozen=True)
+class _Header:
+    as_of: datetime
+    version: str
+    run_id: str | None
+    universe: int
+    eligible: int
+    batch_ids: list[int]
+    policy: str
+    regime: str
+    constraints: Constraints
+
+
+def _insert_evaluation(conn: psycopg.Connection, h: _Header, outcome: str, reason: str, selection: Selection | None) -> int:
     row = conn.execute(
         """
         insert into portfolio.evaluations
-            (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, outcome_reason, score_batch_ids)
-        values (%s, %s, %s, %s, %s, %s, %s, %s) returning evaluation_id
+            (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, outcome_reason, score_batch_ids,
+             policy, regime, policy_parameters, policy_hash, relaxations, weighting, weighting_note)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning evaluation_id
         """,
-        (as_of, version, run_id, len(scores), eligible, outcome, reason, batch_ids),
+        (
+            h.as_of, h.version, h.run_id, h.universe, h.eligible, outcome, reason, h.batch_ids,
+            h.policy, h.regime, Jsonb(h.constraints.parameters()), h.constraints.parameters_hash(),
+            selection.relaxed if selection else [], selection.weighting if selection else None,
+            selection.weighting_note if selection else None,
+        ),
     ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-def _write(
-    conn: psycopg.Connection, as_of: datetime, version: str, run_id: str | None, selection: Selection,
-    scores: pd.DataFrame, eligible: int,
-) -> int:
+def _write(conn: psycopg.Connection, h: _Header, selection: Selection) -> int:
     adds = sum(d.action == "add" for d in selection.decisions)
-    reason = f"formed: {PORTFOLIO_SIZE} of {eligible} eligible symbols held, {adds} added"
-    evaluation_id = _insert_evaluation(conn, as_of, version, run_id, scores, eligible, "formed", reason)
+    relaxed = f"; relaxed {', '.join(selection.relaxed)}" if selection.relaxed else ""
+    reason = (
+        f"formed: {PORTFOLIO_SIZE} of {h.eligible} eligible symbols held, {adds} added, policy {h.policy} "
+        f"({h.regime} regime, {h.constraints.regime} constraints){relaxed}, {selection.weighting} weights"
+    )
+    evaluation_id = _insert_evaluation(conn, h, "formed", reason, selection)
     with conn.cursor() as cur:
         cur.executemany(
             "insert into portfolio.composition (evaluation_id, symbol, position, weight, composite_score) values (%s, %s, %s, %s, %s)",
-            [(evaluation_id, symbol, i + 1, weight, score) for i, (symbol, weight, score) in enumerate(selection.holdings)],
+            [(evaluation_id, x.symbol, i + 1, x.weight, x.composite_score) for i, x in enumerate(selection.holdings)],
         )
         cur.executemany(
             """
             insert into portfolio.decisions (evaluation_id, symbol, action, reason, composite_score, score_rank, details)
             values (%s, %s, %s, %s, %s, %s, %s)
             """,
-            [
-                (evaluation_id, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, Jsonb(d.details))
-                for d in selection.decisions
-            ],
+            [(evaluation_id, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, Jsonb(d.details)) for d in selection.decisions],
+        )
+        cur.executemany(
+            "insert into portfolio.screening (evaluation_id, symbol, rule, measured, limit_value, passed, detail) values (%s, %s, %s, %s, %s, %s, %s)",
+            [(evaluation_id, c.symbol, c.rule, c.measured, c.limit, c.passed, c.detail) for c in selection.audit],
+        )
+        cur.executemany(
+            """
+            insert into portfolio.challenger_streaks (evaluation_id, symbol, streak, composite_score, weakest_symbol, weakest_score)
+            values (%s, %s, %s, %s, %s, %s)
+            """,
+            [(evaluation_id, s.symbol, s.streak, s.composite_score, s.weakest_symbol, s.weakest_score) for s in selection.streaks],
         )
     return evaluation_id

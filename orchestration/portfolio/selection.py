@@ -1,33 +1,167 @@
-"""Choose the ten holdings for one hour from the symbols' composite scores (pure, no I/O).
+"""Choose the ten holdings for one hour under a policy's constraints (pure, no I/O).
 
-v1 policy: start with the ten best eligible symbols; afterwards keep a holding while it stays
-eligible and ranks within the keep band (top ``keep_rank``), and fill each freed slot with the
-best-ranked symbol not held. The band keeps turnover low: a holding is not sold for dropping
-from 10th to 12th place. Weights are equal.
+Inputs at the evaluation time T: one ``Candidate`` per symbol considered (the symbols scored at T
+and the previous holdings), the pairwise correlations known at T, the previous holdings and the
+challenger streaks of the previous evaluation, and the ``Constraints`` of the policy for the
+regime at T.
+
+Hard screening (per symbol): an eligible composite score at T, listed at T, 24h quote turnover
+>= min_turnover_24h_quote, listing age >= min_listing_age_hours. Portfolio constraints (per
+pair of holdings): at most sector_cap holdings per sector (a symbol whose sector is unknown is
+its own sector: pooling unrelated unclassified contracts would cap them as if alike), and no
+two holdings whose correlation exceeds max_pairwise_correlation (signed: a negative correlation
+diversifies; a pair without a measured correlation, e.g. too few common returns, passes and the
+audit shows the value as unmeasured).
+
+Initial formation is greedy: candidates in composite order (ties by symbol), each added when it
+fits the holdings chosen so far. Without the correlation constraint this is exactly the optimum
+(the constraint set is a partition matroid, on which greedy maximises a sum of weights); with it,
+choosing ten maximising the total score is a maximum-weight independent set problem (NP-hard),
+so greedy is a documented heuristic: deterministic, explainable (each add names the rule that
+skipped a better symbol) and what a replay can reproduce exactly.
+
+Afterwards, holdings are reviewed strongest first: one that is no longer screened in, or no
+longer fits the stronger holdings kept (a tighter regime's cap, a correlation that rose), is
+removed with the rule and the numbers, and the freed slots are filled greedily. Then every
+screened-in symbol not held extends its challenger streak when its composite beats the weakest
+holding's by at least challenger_margin, and resets it to 0 otherwise (a broken streak starts
+over; the streak counts evaluations, each against the margin in force then). A challenger whose
+streak reaches challenger_evaluations replaces the weakest holding when it still beats it by
+the margin and fits the other nine; challengers are tried best first, against the weakest of
+the holdings as they stand.
+
+If ten holdings cannot be found, constraints are relaxed one at a time in RELAXATION_ORDER (the
+estimated, portfolio-level constraints before the per-symbol ones) and the relaxation is
+recorded; eligibility and listing are never relaxed: fewer than ten such symbols is an error.
+
+Weights: equal, inverse volatility (1/sigma normalised) or score-proportional, in numeric(20, 18)
+units summing to exactly 1. When the chosen weighting is undefined for a holding (no positive
+volatility, a non-positive score), equal weights are used and the fallback is recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal
 
-import pandas as pd
-
+ALGORITHM_VERSION = "v1"  # the scoring algorithm version this policy is recorded under
 PORTFOLIO_SIZE = 10
-EQUAL_WEIGHT = Decimal(1) / PORTFOLIO_SIZE
+WEIGHT_QUANTUM = Decimal("1e-18")  # portfolio.composition.weight is numeric(20, 18)
+REGIMES = ("risk_on", "neutral", "risk_off")
+UNKNOWN_REGIME = "unknown"  # no regime label at T: the neutral constraints apply
+FALLBACK_REGIME = "neutral"
+WEIGHTINGS = ("equal", "inverse_vol", "score")
+UNKNOWN_SECTOR = "unknown"
+RELAXATION_ORDER = ("max_pairwise_correlation", "sector_cap", "min_listing_age_hours", "min_turnover_24h_quote")
 
 
 class SelectionError(RuntimeError):
-    """The portfolio cannot be formed from the scores given."""
+    """The portfolio cannot be formed from the inputs given."""
+
+
+class PolicyError(ValueError):
+    """A policy row breaks a rule of the portfolio_policies seed."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """One row of the portfolio_policies seed: the limits of a policy in one regime."""
+
+    policy: str
+    regime: str
+    sector_cap: int
+    max_pairwise_correlation: float
+    min_turnover_24h_quote: float
+    min_listing_age_hours: float
+    challenger_margin: float
+    challenger_evaluations: int
+    weighting: str
+
+    def __post_init__(self) -> None:
+        rules = (
+            ("regime", self.regime in REGIMES, f"one of {', '.join(REGIMES)}"),
+            ("sector_cap", 1 <= self.sector_cap <= PORTFOLIO_SIZE, f"an integer in [1, {PORTFOLIO_SIZE}]"),
+            ("max_pairwise_correlation", -1 < self.max_pairwise_correlation <= 1, "in (-1, 1]"),
+            ("min_turnover_24h_quote", math.isfinite(self.min_turnover_24h_quote) and self.min_turnover_24h_quote >= 0, "finite and >= 0"),
+            ("min_listing_age_hours", math.isfinite(self.min_listing_age_hours) and self.min_listing_age_hours >= 0, "finite and >= 0"),
+            ("challenger_margin", math.isfinite(self.challenger_margin) and self.challenger_margin >= 0, "finite and >= 0"),
+            ("challenger_evaluations", self.challenger_evaluations >= 1, "an integer >= 1"),
+            ("weighting", self.weighting in WEIGHTINGS, f"one of {', '.join(WEIGHTINGS)}"),
+        )
+        for column, ok, rule in rules:
+            if not ok:
+                raise PolicyError(
+                    f"seed portfolio_policies, policy {self.policy!r}, regime {self.regime!r}: "
+                    f"{column}={getattr(self, column)!r} must be {rule}"
+                )
+
+    def parameters(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "policy"}
+
+    def parameters_hash(self) -> str:
+        """md5 of the parameters as canonical JSON (sorted keys): equal limits, equal hash."""
+        return hashlib.md5(json.dumps(self.parameters(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Policy:
-    keep_rank: int = 20
+    """A policy's constraint sets, one per regime."""
+
+    name: str
+    by_regime: Mapping[str, Constraints]
 
     def __post_init__(self) -> None:
-        if self.keep_rank < PORTFOLIO_SIZE:
-            raise ValueError(f"keep_rank={self.keep_rank}: must be at least the portfolio size {PORTFOLIO_SIZE}")
+        missing = [r for r in REGIMES if r not in self.by_regime]
+        if missing:
+            raise PolicyError(f"seed portfolio_policies, policy {self.name!r}: no row for regime {', '.join(missing)} (one per regime is required)")
+
+    def for_regime(self, regime: str) -> Constraints:
+        if regime == UNKNOWN_REGIME:
+            return self.by_regime[FALLBACK_REGIME]
+        if regime not in self.by_regime:
+            raise PolicyError(f"regime {regime!r}: expected one of {', '.join((*REGIMES, UNKNOWN_REGIME))}")
+        return self.by_regime[regime]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    symbol: str
+    composite_score: float | None
+    is_eligible: bool  # the score row's eligibility (False without a score row at T)
+    is_listed: bool  # the symbol master lists it at T
+    turnover_24h_quote: float | None
+    listing_age_hours: float | None
+    sector: str
+    volatility: float | None  # realized volatility of the hour ending at T, for inverse-vol weights
+
+    @property
+    def scored(self) -> bool:
+        return self.is_eligible and self.composite_score is not None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One constraint measured for one symbol (the screening audit)."""
+
+    symbol: str
+    rule: str
+    measured: float | None
+    limit: float | None  # None: the rule was relaxed at this evaluation (or has no numeric limit)
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Streak:
+    symbol: str
+    streak: int
+    composite_score: float
+    weakest_symbol: str
+    weakest_score: float
 
 
 @dataclass(frozen=True)
@@ -41,54 +175,273 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Holding:
+    symbol: str
+    weight: Decimal
+    composite_score: float
+
+
+@dataclass(frozen=True)
 class Selection:
-    holdings: list[tuple[str, Decimal, float]]  # (symbol, weight, composite score) in position order
+    holdings: list[Holding]  # in composite order
     decisions: list[Decision]
-    universe_size: int
+    audit: list[Check]
+    streaks: list[Streak]  # challengers with a running streak (> 0) after this evaluation
+    relaxed: list[str]  # rules dropped, in RELAXATION_ORDER
+    weighting: str  # the weighting applied (the policy's, or 'equal' when it fell back)
+    weighting_note: str | None
 
 
-def select(scores: pd.DataFrame, previous: list[str], policy: Policy) -> Selection:
-    """``scores``: one row per symbol with ``symbol``, ``composite_score`` and ``is_eligible``."""
-    eligible = (
-        scores.loc[scores["is_eligible"] & scores["composite_score"].notna(), ["symbol", "composite_score"]]
-        .sort_values(["composite_score", "symbol"], ascending=[False, True], ignore_index=True)
-    )
-    if len(eligible) < PORTFOLIO_SIZE:
+@dataclass(frozen=True)
+class _Limits:
+    """The constraints in force at one relaxation level (None: relaxed)."""
+
+    sector_cap: int | None
+    max_pairwise_correlation: float | None
+    min_turnover_24h_quote: float | None
+    min_listing_age_hours: float | None
+
+    def relax(self, rule: str) -> _Limits:
+        return replace(self, **{rule: None})
+
+
+class Correlations:
+    """Pairwise correlations known at T, by unordered pair; None: not measured."""
+
+    def __init__(self, values: Mapping[tuple[str, str], float | None]) -> None:
+        self._values = {tuple(sorted(pair)): value for pair, value in values.items()}
+
+    def of(self, a: str, b: str) -> float | None:
+        return self._values.get(tuple(sorted((a, b))))  # type: ignore[call-overload]
+
+
+def select(
+    candidates: Sequence[Candidate],
+    correlations: Correlations,
+    previous: Sequence[str],
+    previous_streaks: Mapping[str, int],
+    constraints: Constraints,
+) -> Selection:
+    by_symbol = {c.symbol: c for c in candidates}
+    missing = [s for s in previous if s not in by_symbol]
+    if missing:
+        raise SelectionError(f"previous holdings {', '.join(missing)} are not among the candidates: every holding must be considered")
+    ranked = sorted((c for c in candidates if c.scored), key=_order)
+    if len(ranked) < PORTFOLIO_SIZE:
         raise SelectionError(
-            f"only {len(eligible)} of {len(scores)} symbols have an eligible composite score; "
-            f"{PORTFOLIO_SIZE} are needed to form the portfolio"
+            f"only {len(ranked)} of {len(candidates)} symbols have an eligible composite score; {PORTFOLIO_SIZE} are needed to form the portfolio"
         )
-    rank = {s: i + 1 for i, s in enumerate(eligible["symbol"])}
-    score = dict(zip(eligible["symbol"], eligible["composite_score"], strict=True))
-    n = len(eligible)
+    rank = {c.symbol: i + 1 for i, c in enumerate(ranked)}
+    limits = _Limits(
+        constraints.sector_cap, constraints.max_pairwise_correlation, constraints.min_turnover_24h_quote, constraints.min_listing_age_hours
+    )
+    relaxed: list[str] = []
+    for rule in (None, *RELAXATION_ORDER):
+        if rule is not None:
+            limits = limits.relax(rule)
+            relaxed.append(rule)
+        step = _Step(by_symbol, ranked, rank, correlations, limits, constraints)
+        members = step.run(list(previous), previous_streaks)
+        if members is not None:
+            break
+    else:
+        raise SelectionError(
+            f"only {len(step.pool)} listed symbols have an eligible composite score with every constraint relaxed; {PORTFOLIO_SIZE} are needed"
+        )
+    weights, weighting, note = _weights([by_symbol[s] for s in members], constraints.weighting)
+    holdings = [Holding(s, w, float(by_symbol[s].composite_score)) for s, w in zip(members, weights, strict=True)]  # type: ignore[arg-type]
+    decisions = step.decisions(list(previous), members, relaxed)
+    audit = [check for c in candidates for check in _audit(c, members, by_symbol, correlations, limits)]
+    return Selection(holdings, decisions, audit, step.streaks, relaxed, weighting, note)
 
-    kept = [s for s in previous if rank.get(s, n + 1) <= policy.keep_rank]
-    dropped = [s for s in previous if s not in kept]
-    candidates = [s for s in eligible["symbol"] if s not in kept]
-    added = candidates[: PORTFOLIO_SIZE - len(kept)]
 
-    decisions: list[Decision] = []
-    for s in kept:
-        decisions.append(
-            Decision(s, "hold", f"rank {rank[s]} of {n} (composite {score[s]:.4f}) is within the keep band (top {policy.keep_rank})",
-                     score[s], rank[s], {"keep_rank": policy.keep_rank})
-        )
-    for s in dropped:
-        why = (
-            f"rank {rank[s]} of {n} (composite {score[s]:.4f}) fell outside the keep band (top {policy.keep_rank})"
-            if s in rank
-            else "no eligible composite score this hour"
-        )
-        decisions.append(Decision(s, "remove", why, score.get(s), rank.get(s), {"keep_rank": policy.keep_rank}))
-    for s in added:
-        why = (
-            f"initial selection: rank {rank[s]} of {n} (composite {score[s]:.4f})"
-            if not previous
-            else f"best-ranked symbol not held: rank {rank[s]} of {n} (composite {score[s]:.4f}), filling a slot freed by "
-            + ", ".join(dropped)
-        )
-        decisions.append(Decision(s, "add", why, score[s], rank[s], {"replaces": dropped}))
+def _order(c: Candidate) -> tuple[float, str]:
+    return (-(c.composite_score if c.composite_score is not None else -math.inf), c.symbol)
 
-    members = sorted(kept + added, key=lambda s: rank[s])
-    holdings = [(s, EQUAL_WEIGHT, score[s]) for s in members]
-    return Selection(holdings, decisions, len(scores))
+
+class _Step:
+    """One attempt at the evaluation with the limits of one relaxation level."""
+
+    def __init__(
+        self, by_symbol: Mapping[str, Candidate], ranked: list[Candidate], rank: Mapping[str, int], correlations: Correlations,
+        limits: _Limits, constraints: Constraints,
+    ) -> None:
+        self.by_symbol, self.rank, self.correlations, self.limits, self.constraints = by_symbol, rank, correlations, limits, constraints
+        self.pool = [c for c in ranked if not _screen_failures(c, limits)]
+        self.removed: dict[str, tuple[str, dict[str, object]]] = {}
+        self.added: dict[str, tuple[str, dict[str, object]]] = {}
+        self.held: dict[str, str] = {}
+        self.streaks: list[Streak] = []
+
+    def run(self, previous: list[str], previous_streaks: Mapping[str, int]) -> list[str] | None:
+        members: list[str] = []
+        for symbol in sorted(previous, key=lambda s: _order(self.by_symbol[s])):
+            failure = _screen_failures(self.by_symbol[symbol], self.limits) or _fit_failures(symbol, members, self.by_symbol, self.correlations, self.limits)
+            if failure:
+                self.removed[symbol] = (f"removed: {failure[0].detail}", {"rule": failure[0].rule, "measured": failure[0].measured, "limit": failure[0].limit})
+            else:
+                members.append(symbol)
+        freed = sorted(self.removed)
+        for c in self.pool:
+            if len(members) == PORTFOLIO_SIZE:
+                break
+            if c.symbol in members or c.symbol in self.removed:
+                continue
+            if not _fit_failures(c.symbol, members, self.by_symbol, self.correlations, self.limits):
+                members.append(c.symbol)
+                why = "initial selection" if not previous else "best feasible candidate filling a slot freed by " + ", ".join(freed)
+                self.added[c.symbol] = (
+                    f"{why}: rank {self.rank[c.symbol]} of {len(self.rank)} (composite {c.composite_score:.4f}), passes every constraint in force",
+                    {"replaces": freed},
+                )
+        if len(members) < PORTFOLIO_SIZE:
+            return None
+        if previous:
+            members = self._challenge(members, previous_streaks)
+        return sorted(members, key=lambda s: _order(self.by_symbol[s]))
+
+    def _challenge(self, members: list[str], previous_streaks: Mapping[str, int]) -> list[str]:
+        margin, needed = self.constraints.challenger_margin, self.constraints.challenger_evaluations
+        weakest = self._weakest(members)
+        weakest_score = self._score(weakest)
+        counts: dict[str, int] = {}
+        for c in self.pool:
+            if c.symbol not in members and self._score(c.symbol) - weakest_score >= margin:
+                counts[c.symbol] = previous_streaks.get(c.symbol, 0) + 1
+        for symbol, count in sorted(counts.items(), key=lambda kv: _order(self.by_symbol[kv[0]])):
+            target = self._weakest(members)
+            gap = self._score(symbol) - self._score(target)
+            others = [m for m in members if m != target]
+            if count < needed or gap < margin or _fit_failures(symbol, others, self.by_symbol, self.correlations, self.limits):
+                continue
+            numbers = f"composite {self._score(symbol):.4f} beat the weakest holding {target} ({self._score(target):.4f}) by {gap:.4f} >= margin {margin}"
+            details: dict[str, object] = {"rule": "challenger", "gap": gap, "margin": margin, "streak": count, "needed": needed}
+            self.removed[target] = (f"replaced by challenger {symbol}: its {numbers} for {count} consecutive evaluations (K = {needed})", {**details, "replaced_by": symbol})
+            self.added[symbol] = (
+                f"challenger at rank {self.rank[symbol]} of {len(self.rank)}: {numbers} for {count} consecutive evaluations (K = {needed})",
+                {**details, "replaces": [target]},
+            )
+            members = [*others, symbol]
+        self.streaks = [
+            Streak(s, n, self._score(s), weakest, weakest_score) for s, n in sorted(counts.items()) if s not in members
+        ]
+        return members
+
+    def decisions(self, previous: list[str], members: list[str], relaxed: list[str]) -> list[Decision]:
+        note = f"; constraints relaxed: {', '.join(relaxed)}" if relaxed else ""
+        extra: dict[str, object] = {"relaxed": relaxed} if relaxed else {}
+        out = []
+        for symbol in previous:
+            c = self.by_symbol[symbol]
+            if symbol in members:
+                why = f"held: rank {self.rank[symbol]} of {len(self.rank)} (composite {c.composite_score:.4f}), passes every constraint in force"
+                out.append(Decision(symbol, "hold", why + note, c.composite_score, self.rank[symbol], extra))
+            else:
+                why, details = self.removed[symbol]
+                out.append(Decision(symbol, "remove", why + note, c.composite_score, self.rank.get(symbol), {**details, **extra}))
+        for symbol in members:
+            if symbol not in previous:
+                why, details = self.added[symbol]
+                out.append(Decision(symbol, "add", why + note, self._score(symbol), self.rank[symbol], {**details, **extra}))
+        return out
+
+    def _weakest(self, members: list[str]) -> str:
+        return max(members, key=lambda s: _order(self.by_symbol[s]))
+
+    def _score(self, symbol: str) -> float:
+        score = self.by_symbol[symbol].composite_score
+        assert score is not None  # only screened-in symbols reach here
+        return score
+
+
+def _screen_failures(c: Candidate, limits: _Limits) -> list[Check]:
+    return [check for check in _screen(c, limits) if not check.passed]
+
+
+def _screen(c: Candidate, limits: _Limits) -> list[Check]:
+    checks = [
+        Check(c.symbol, "eligible", c.composite_score, None, c.scored,
+              "eligible composite score at T" if c.scored else "no eligible composite score at T"),
+        Check(c.symbol, "listed", None, None, c.is_listed, "listed at T" if c.is_listed else "not listed at T (delisted, or no symbol master row valid at T)"),
+    ]
+    for rule, measured, limit, unit in (
+        ("min_turnover_24h_quote", c.turnover_24h_quote, limits.min_turnover_24h_quote, "24h quote turnover"),
+        ("min_listing_age_hours", c.listing_age_hours, limits.min_listing_age_hours, "listing age (hours)"),
+    ):
+        passed = limit is None or (measured is not None and measured >= limit)
+        shown = "unknown" if measured is None else f"{measured:,.2f}"
+        detail = f"{unit} {shown} (rule relaxed)" if limit is None else f"{rule}: {unit} {shown} {'>=' if passed else 'below'} {limit:,.2f}"
+        checks.append(Check(c.symbol, rule, measured, limit, passed, detail))
+    return checks
+
+
+def _fit(symbol: str, others: Sequence[str], by_symbol: Mapping[str, Candidate], correlations: Correlations, limits: _Limits) -> list[Check]:
+    """The portfolio constraints for ``symbol`` beside ``others`` (measured over them)."""
+    sector = by_symbol[symbol].sector
+    same = [o for o in others if o != symbol and sector != UNKNOWN_SECTOR and by_symbol[o].sector == sector]
+    count = len(same) + 1
+    cap = limits.sector_cap
+    sector_ok = cap is None or count <= cap
+    sector_detail = (
+        f"sector_cap: {count} holdings in sector {sector} ({', '.join(sorted([*same, symbol]))}) "
+        + ("(rule relaxed)" if cap is None else f"{'<=' if sector_ok else 'exceeds'} cap {cap}")
+    )
+    measured = [(rho, o) for o in others if o != symbol and (rho := correlations.of(symbol, o)) is not None]
+    top, partner = max(measured) if measured else (None, None)
+    limit = limits.max_pairwise_correlation
+    corr_ok = limit is None or top is None or top <= limit
+    corr_detail = (
+        "max_pairwise_correlation: no measured correlation with the other holdings"
+        if top is None
+        else f"max_pairwise_correlation: correlation {top:.4f} with {partner} "
+        + ("(rule relaxed)" if limit is None else f"{'<=' if corr_ok else 'exceeds'} {limit}")
+    )
+    return [
+        Check(symbol, "sector_cap", float(count), None if cap is None else float(cap), sector_ok, sector_detail),
+        Check(symbol, "max_pairwise_correlation", top, limit, corr_ok, corr_detail),
+    ]
+
+
+def _fit_failures(symbol: str, others: Sequence[str], by_symbol: Mapping[str, Candidate], correlations: Correlations, limits: _Limits) -> list[Check]:
+    return [check for check in _fit(symbol, others, by_symbol, correlations, limits) if not check.passed]
+
+
+def _audit(c: Candidate, members: list[str], by_symbol: Mapping[str, Candidate], correlations: Correlations, limits: _Limits) -> list[Check]:
+    """Every constraint for one symbol considered, the portfolio ones measured against the final holdings."""
+    return [*_screen(c, limits), *_fit(c.symbol, members, by_symbol, correlations, limits)]
+
+
+def _weights(members: list[Candidate], weighting: str) -> tuple[list[Decimal], str, str | None]:
+    raw: list[float]
+    note = None
+    if weighting == "inverse_vol":
+        bad = [c.symbol for c in members if c.volatility is None or not c.volatility > 0 or not math.isfinite(c.volatility)]
+        raw = [1 / c.volatility for c in members] if not bad else []  # type: ignore[operator]
+        note = f"inverse_vol undefined: no positive realized volatility for {', '.join(bad)}; equal weights used" if bad else None
+    elif weighting == "score":
+        bad = [c.symbol for c in members if c.composite_score is None or not c.composite_score > 0]
+        raw = [float(c.composite_score) for c in members] if not bad else []  # type: ignore[arg-type]
+        note = f"score weights undefined: non-positive composite score for {', '.join(bad)}; equal weights used" if bad else None
+    else:
+        raw = []
+    if not raw:
+        return normalise([1.0] * len(members)), "equal", note
+    return normalise(raw), weighting, None
+
+
+def normalise(raw: Sequence[float]) -> list[Decimal]:
+    """Positive raw weights -> weights of WEIGHT_QUANTUM units summing to exactly 1.
+
+    Each weight is raw / sum(raw) rounded half-even to 1e-18 (exact decimal arithmetic on the
+    floats' exact values); the rounding residual (at most n/2 units) goes to the largest weight.
+    """
+    exact = [Decimal(r) for r in raw]
+    if not exact or any(not r > 0 for r in exact):
+        raise SelectionError(f"weights need positive raw values, got {list(raw)}")
+    total = sum(exact)
+    weights = [(r / total).quantize(WEIGHT_QUANTUM, rounding=ROUND_HALF_EVEN) for r in exact]
+    largest = max(range(len(weights)), key=lambda i: (weights[i], -i))
+    weights[largest] += Decimal(1) - sum(weights)
+    if any(not w > 0 for w in weights):
+        raise SelectionError(f"a weight rounds to 0 at {WEIGHT_QUANTUM}: raw weights {list(raw)}")
+    return weights

@@ -37,13 +37,13 @@ def staging(start: datetime, end: datetime) -> list[SuiteSpec]:
     return [
         SuiteSpec(
             "stg_kucoin__candles_1m",
-            f"select * from staging.stg_kucoin__candles_1m where open_time >= '{s}' and open_time < '{e}'",
+            f"select * from staging.stg_kucoin__candles_1m where open_time >= {s} and open_time < {e}",
             [*key_expectations(candle_key), *ohlc_expectations("volume_lots")],
             candle_key,
         ),
         SuiteSpec(
             "stg_kucoin__open_interest",
-            f"select * from staging.stg_kucoin__open_interest where observed_at >= '{s}' and observed_at < '{e}'",
+            f"select * from staging.stg_kucoin__open_interest where observed_at >= {s} and observed_at < {e}",
             [*key_expectations(("symbol", "observed_at")),
              expect.ExpectColumnValuesToBeBetween(column="open_interest_lots", min_value=0, meta={"rule": "open_interest_non_negative"})],
             ("symbol", "observed_at"),
@@ -51,8 +51,8 @@ def staging(start: datetime, end: datetime) -> list[SuiteSpec]:
         SuiteSpec(
             "stg_kucoin__contracts",
             # the snapshots in force in the window: the latest one at its start and those taken during it
-            f"select * from staging.stg_kucoin__contracts where snapshot_time < '{e}' and snapshot_time >= coalesce("
-            f"(select max(snapshot_time) from staging.stg_kucoin__contracts where snapshot_time <= '{s}'), '{s}')",
+            f"select * from staging.stg_kucoin__contracts where snapshot_time < {e} and snapshot_time >= coalesce("
+            f"(select max(snapshot_time) from staging.stg_kucoin__contracts where snapshot_time <= {s}), {s})",
             [*key_expectations(("snapshot_time", "symbol")),
              *(expect.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True, meta={"rule": f"{c}_positive"})
                for c in ("tick_size", "lot_size"))],
@@ -64,7 +64,7 @@ def staging(start: datetime, end: datetime) -> list[SuiteSpec]:
 def intermediate(start: datetime, end: datetime) -> list[SuiteSpec]:
     s, e = sql_literal(start), sql_literal(end)
     expect = gx.expectations
-    in_window = f"bucket_start >= '{s}' and bucket_start < '{e}'"
+    in_window = f"bucket_start >= {s} and bucket_start < {e}"
     percent = ("rsi_14", "stoch_slowk", "stoch_slowd")
     return [
         *(_rollup_suite(name, width, start, end) for name, width in ROLLUPS.items()),
@@ -113,7 +113,7 @@ def marts(start: datetime, end: datetime) -> list[SuiteSpec]:
     return [
         SuiteSpec(
             "fct_symbol_scores",
-            f"select * from marts.fct_symbol_scores where bucket_start >= '{s}' and bucket_start < '{e}'",
+            f"select * from marts.fct_symbol_scores where bucket_start >= {s} and bucket_start < {e}",
             [
                 *key_expectations(score_key),
                 *(expect.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1, meta={"rule": f"{c}_in_unit_interval"}) for c in unit),
@@ -160,7 +160,7 @@ def _rollup_suite(name: str, width: timedelta, start: datetime, end: datetime) -
                    (array_agg(open order by open_time))[1] as open, max(high) as high, min(low) as low,
                    (array_agg(close order by open_time desc))[1] as close, sum(volume_lots) as volume_lots, count(*) as minute_count
             from staging.stg_kucoin__candles_1m
-            where open_time >= '{f}' and open_time < '{l}'
+            where open_time >= {f} and open_time < {l}
             group by 1, 2
         )
         select coalesce(bars.symbol, minute_rollup.symbol) as symbol, coalesce(bars.bucket_start, minute_rollup.bucket_start) as bucket_start,
@@ -175,7 +175,7 @@ def _rollup_suite(name: str, width: timedelta, start: datetime, end: datetime) -
     """
     return SuiteSpec(
         name,
-        f"select * from intermediate.{name} where bucket_start >= '{f}' and bucket_start < '{l}'",
+        f"select * from intermediate.{name} where bucket_start >= {f} and bucket_start < {l}",
         [
             *key_expectations(BAR_KEY),
             *ohlc_expectations("volume_lots"),

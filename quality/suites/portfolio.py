@@ -1,6 +1,7 @@
 """Gate on the portfolio manager's evaluations in a window: one per hour; a formed one holds
 exactly ten symbols whose weights sum to 1; a not-formed one holds nothing and only precedes the
-version's first portfolio."""
+version's first portfolio; no holding fails a constraint in force by the manager's own screening
+audit (a relaxed constraint has no limit there)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
                c.weight::double precision as weight, c.composite_score
         from portfolio.evaluations e
         left join portfolio.composition c using (evaluation_id)
-        where e.as_of > '{s}' and e.as_of <= '{e}' and e.algorithm_version = '{algorithm_version}'
+        where e.as_of > {s} and e.as_of <= {e} and e.algorithm_version = {sql_literal(algorithm_version)}
     """
     expect = gx.expectations
     return SuiteSpec(
@@ -64,6 +65,15 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
                 column="weight", min_value=0, max_value=1, strict_min=True, meta={"rule": "weight_in_unit_interval"}
             ),
             unexpected_rows(
+                "holding_passes_constraints_in_force",
+                "No holding fails a constraint that was in force (not relaxed) in its evaluation's screening audit.",
+                "select window_rows.evaluation_id, window_rows.symbol, screening.rule, screening.measured, screening.limit_value "
+                "from {batch} as window_rows "
+                "join portfolio.screening screening on screening.evaluation_id = window_rows.evaluation_id "
+                "and screening.symbol = window_rows.symbol "
+                "where not screening.passed",
+            ),
+            unexpected_rows(
                 "holding_is_scored",
                 "Every holding has the composite score it was chosen on.",
                 "select evaluation_id, symbol from {batch} where symbol is not null and composite_score is null",
@@ -71,4 +81,3 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
         ],
         key_columns=KEY_COLUMNS,
     )
-

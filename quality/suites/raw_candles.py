@@ -19,11 +19,11 @@ _REQUESTED = """
 requested as (
     select s.symbol,
            unnest(range_agg(tstzrange(s.span_start, s.span_end))
-                  * tstzmultirange(tstzrange('{start}', '{end}'))) as span
+                  * tstzmultirange(tstzrange({start}, {end}))) as span
     from raw.load_batch_symbols s
     join raw.load_batches b using (batch_id)
     where b.asset = 'kucoin_candles_1m' and b.status = 'succeeded' and s.status = 'succeeded'
-      and b.window_start < '{end}' and b.window_end > '{start}'
+      and b.window_start < {end} and b.window_end > {start}
     group by s.symbol
 ),
 requested_minutes as (
@@ -89,5 +89,4 @@ def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
 
 
 def _window_query(s: str, e: str) -> str:
-    return f"select symbol, open_time, open, high, low, close, volume, batch_id from raw.candles_1m where open_time >= '{s}' and open_time < '{e}'"
-
+    return f"select symbol, open_time, open, high, low, close, volume, batch_id from raw.candles_1m where open_time >= {s} and open_time < {e}"

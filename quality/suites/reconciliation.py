@@ -40,7 +40,7 @@ covered_minutes as (
     select batch_runs.symbol, batch_runs.batch_id, minute
     from batch_runs
     cross join lateral generate_series(batch_runs.first_minute + interval '1 minute', batch_runs.last_minute - interval '1 minute', interval '1 minute') as minute
-    where minute >= '{start}' and minute < '{end}'
+    where minute >= {start} and minute < {end}
 ),
 sampled_volume as (
     select covered_minutes.symbol, covered_minutes.minute, covered_minutes.batch_id,
@@ -65,7 +65,7 @@ select window_tickers.symbol, window_tickers.observed_at, window_tickers.last_pr
 from {{batch}} as window_tickers
 join staging.stg_kucoin__trades last_trade
   on last_trade.symbol = window_tickers.symbol and last_trade.trade_id = window_tickers.last_trade_id
- and last_trade.traded_at <= window_tickers.observed_at and last_trade.traded_at > timestamptz '{start}' - interval '{lookback}'
+ and last_trade.traded_at <= window_tickers.observed_at and last_trade.traded_at > {start} - interval '{lookback}'
 join staging.stg_kucoin__candles_1m candle
   on candle.symbol = window_tickers.symbol and candle.open_time = date_trunc('minute', last_trade.traded_at)
 cross join lateral (
@@ -91,7 +91,7 @@ def trades_vs_candles(start: datetime, end: datetime) -> SuiteSpec:
     s, e = sql_literal(start), sql_literal(end)
     return SuiteSpec(
         TRADES_VS_CANDLES,
-        f"select symbol, trade_id, traded_at, size_lots, batch_id from staging.stg_kucoin__trades where traded_at >= '{s}' and traded_at < '{e}'",
+        f"select symbol, trade_id, traded_at, size_lots, batch_id from staging.stg_kucoin__trades where traded_at >= {s} and traded_at < {e}",
         [unexpected_rows("trade_volume_is_candle_volume",
                          "In every minute a trade snapshot covers completely, the sampled trade sizes sum to the candle's volume.",
                          _COVERED_MINUTES.format(start=s, end=e))],
@@ -102,7 +102,7 @@ def tickers_vs_candles(start: datetime, end: datetime) -> SuiteSpec:
     s, e = sql_literal(start), sql_literal(end)
     return SuiteSpec(
         TICKERS_VS_CANDLES,
-        f"select symbol, observed_at, last_price, last_trade_id from staging.stg_kucoin__tickers where observed_at >= '{s}' and observed_at < '{e}'",
+        f"select symbol, observed_at, last_price, last_trade_id from staging.stg_kucoin__tickers where observed_at >= {s} and observed_at < {e}",
         [unexpected_rows("ticker_last_is_candle_close",
                          "A ticker whose last trade's minute had ended shows that minute's close, within half a tick.",
                          _TICKER_CLOSES.format(start=s, lookback=TRADE_LOOKBACK))],

@@ -4,6 +4,13 @@ the session's real PostgreSQL cluster with real dbt: its result must describe wh
 The raw candles are checked against the simulator's kline endpoint logic (``Exchange.klines``,
 which applies the kline_gap fault on its own path), so a candle generated or loaded wrongly, or
 a gap miscounted, fails; the timed hours must be in int_candles_1h with what their minutes hold.
+
+The runs take minutes (two histories, each fully built, then timed increments): they are `scale`
+tests, outside the default suite, run with ``pytest -m scale tests/bench``. What they check of the
+models is covered by the default suite too (the kline_gap fault's gaps recorded in
+raw.load_batch_gaps: integration/pipeline/test_fault_profiles.py; int_candles_1h against the minutes
+and the bounded rows an hourly increment reads: integration/dbt/test_dbt_build.py and
+test_dbt_incremental.py); what only they check is the benchmark's own result and report.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ def served_klines(symbol: str, start: datetime, end: datetime) -> list[tuple[Any
     return rows
 
 
+@pytest.mark.scale
 def test_raw_candles_are_the_served_ones_minus_the_simulators_gaps(result: BenchmarkResult, pg_cluster: EmbeddedPostgres) -> None:
     for history in result.histories:
         stored = fetch(
@@ -75,6 +83,7 @@ def test_raw_candles_are_the_served_ones_minus_the_simulators_gaps(result: Bench
         assert recorded_gaps[0][0] == gaps
 
 
+@pytest.mark.scale
 def test_every_timed_hour_is_in_the_hourly_bars(result: BenchmarkResult, pg_cluster: EmbeddedPostgres) -> None:
     for history in result.histories:
         for increment in history.increments:
@@ -96,6 +105,7 @@ def test_every_timed_hour_is_in_the_hourly_bars(result: BenchmarkResult, pg_clus
         assert last_bar == history.increments[-1].window_start
 
 
+@pytest.mark.scale
 def test_the_result_times_every_increment_of_the_market_models(result: BenchmarkResult) -> None:
     assert [h.days for h in result.histories] == sorted(CONFIG.days)
     assert len(result.symbols) == CONFIG.symbols
@@ -115,6 +125,7 @@ def test_the_result_times_every_increment_of_the_market_models(result: Benchmark
     assert math.isfinite(result.ratio(lambda h: h.median_build_seconds)) and result.ratio(lambda h: h.median_run_seconds) > 0
 
 
+@pytest.mark.scale
 def test_the_result_is_written_as_json_and_markdown(result: BenchmarkResult, tmp_path: Path) -> None:
     docs = tmp_path / "benchmarks.md"
     docs.write_text("# Benchmarks\n\nkept\n")

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from orchestration.embedded_postgres import EmbeddedPostgres
+from models.security import AUDIT_OWNER
+from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 from tests.conftest import create_database, free_port
 
 ZMART = Path(sys.executable).parent / "zmart"
@@ -68,6 +70,23 @@ def test_a_database_url_replaces_the_embedded_cluster(pg_cluster: EmbeddedPostgr
     assert refused.returncode != 0 and "ZMART_DATABASE_URL is set: the platform uses that server" in refused.stderr
     assert not (Path(home["ZMART_HOME"]) / "postgres").exists()  # no cluster of its own
     assert zmart("db", "url", env=env).stdout.strip() == url
+
+
+def test_db_secure_sets_up_a_server_of_your_own(pg_cluster: EmbeddedPostgres, home: dict[str, str]) -> None:
+    name = f"zmart_secure_{free_port()}"
+    with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
+    env = {**home, "ZMART_DATABASE_URL": pg_cluster.url(name)}
+    missing = zmart("db", "secure", env=env)
+    assert missing.returncode != 0 and "ZMART_SUPERUSER_URL" in missing.stderr
+    secured = zmart("db", "secure", env={**env, "ZMART_SUPERUSER_URL": pg_cluster.superuser_url(name)})
+    assert secured.returncode == 0, secured.stderr
+    assert "V0008__roles_and_audit.sql" in secured.stdout and "ledgers sealed" in secured.stdout
+    with psycopg.connect(pg_cluster.url(name)) as conn:
+        owner = conn.execute("select tableowner from pg_tables where schemaname = 'audit' and tablename = 'change_log'").fetchone()
+    assert owner == (AUDIT_OWNER,)
+    refused = zmart("db", "secure", env={**env, "ZMART_SUPERUSER_URL": pg_cluster.url(name)})  # not a superuser
+    assert refused.returncode != 0 and "connected as 'zmart', which is not a superuser" in refused.stderr
 
 
 @pytest.mark.parametrize(

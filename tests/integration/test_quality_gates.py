@@ -83,10 +83,18 @@ def test_the_portfolio_suite_passes_a_good_window_and_catches_what_the_database_
         insert_evaluation(conn, HOUR_START + timedelta(hours=3), "formed", 9)
         insert_evaluation(conn, HOUR_START + timedelta(hours=4), "formed", 10, Decimal("0.2"))
         insert_evaluation(conn, HOUR_START + timedelta(hours=5), "not_formed", 0)
+        # the manager's audit of a holding: a rule in force that it failed
+        conn.execute(
+            "insert into portfolio.screening select evaluation_id, symbol, 'min_turnover_24h_quote', 5e5, 1e6, false, 'planted' "
+            "from portfolio.composition join portfolio.evaluations using (evaluation_id) where as_of = %s and position = 1",
+            (HOUR_START + timedelta(hours=4),),
+        )
     bad = run_suite(url, portfolio.suite(HOUR_START, HOUR_START + timedelta(hours=5)))
     failed = {o.rule: o.unexpected_count for o in bad.failed}
-    # nine holdings; weights summing to 0.9 and to 2; a not-formed hour after a formed one
-    assert failed == {"exactly_ten_holdings": 1, "weights_sum_to_one": 2, "not_formed_only_in_warmup": 1}
+    # nine holdings; weights summing to 0.9 and to 2; a not-formed hour after a formed one; a failed rule in force
+    assert failed == {
+        "exactly_ten_holdings": 1, "weights_sum_to_one": 2, "not_formed_only_in_warmup": 1, "holding_passes_constraints_in_force": 1,
+    }
 
 
 def test_the_raw_candle_suite_flags_each_broken_row_by_rule(url: str) -> None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from rich.console import Console
 
-from orchestration.cli.demo import HEADLINE_FIGURES, analytics_table, figure, sector_table
+from orchestration.cli.demo import analytics_table, sector_table
+from orchestration.presentation.figures import HEADLINE_FIGURES, figure
 
 LATEST = datetime(2026, 12, 1, 9, tzinfo=UTC)
 

@@ -27,3 +27,8 @@ def test_defaults_use_the_embedded_database_and_the_simulator() -> None:
 def test_bad_values_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace("?", r"\?")):
         load_settings(env)
+
+
+def test_the_signals_drop_folder_defaults_under_the_state_dir_and_follows_its_variable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert load_settings({"ZMART_HOME": str(tmp_path)}).signals_dir == tmp_path.resolve() / "signals" / "inbox"
+    assert load_settings({"ZMART_SIGNALS_DIR": str(tmp_path / "drop")}).signals_dir == (tmp_path / "drop").resolve()

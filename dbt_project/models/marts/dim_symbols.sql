@@ -83,6 +83,12 @@ flagged as (
         coalesce(described.bar_count >= {{ p["min_history_bars"] }}, false) as has_enough_history
     from described
     left join {{ ref("symbol_sectors") }} as sectors on sectors.base_currency = described.base_currency
+),
+
+latest_clusters as (
+    select symbol, cluster_id, cluster_size, as_of as cluster_as_of
+    from {{ ref("int_correlation_clusters_1d") }}
+    where as_of = (select max(as_of) from {{ ref("int_correlation_clusters_1d") }})
 )
 
 select
@@ -110,5 +116,9 @@ select
     is_listing_age_met,
     has_enough_history,
     is_live and is_linear and is_listing_age_met and has_enough_history and is_sector_known as is_eligible,
-    classified_at
+    classified_at,
+    latest_clusters.cluster_id,
+    latest_clusters.cluster_size,
+    latest_clusters.cluster_as_of
 from flagged
+left join latest_clusters using (symbol)

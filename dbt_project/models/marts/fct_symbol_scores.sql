@@ -12,166 +12,214 @@
         ],
     )
 }}
-{%- set sma_period = score_indicator_columns()["sma_period"] -%}
-{%- set version = scoring_algorithm_version() -%}
 {%- set components = score_components() -%}
-{%- set score_input_columns = [
-    "symbol", "score_time", "bucket_start", "close", "sma_20", "rsi_14", "turnover_quote_24h",
-    "is_complete", "data_window_start", "input_batch_ids",
-] -%}
 -- One score per contract, hour and scoring algorithm version, published at the end of the hour
--- (score_time = bucket_start + 1h). Components:
---   trend     = close / sma_20 - 1
---   momentum  = (rsi_14 - 50) / 50
---   liquidity = ln(quote turnover of the bars in the 24 hours ending at score_time)
--- each ranked cross-sectionally among the eligible contracts of the score_time (percent_rank,
--- 0 = lowest, 1 = highest); composite = sum of weight x ranked component with the weights of
--- the version in seed scoring_algorithm_weights. Only this version's rows are rebuilt.
+-- (score_time = bucket_start + 1h), for every active version of seed scoring_algorithms (status
+-- not 'retired') in the same run, from the raw components of int_score_components_1h.
+-- A version (seeds scoring_algorithm_weights and scoring_algorithm_parameters, validated first:
+-- a broken rule fails the statement naming seed, version and rule) chooses:
+--   component_measures  primary: each component is its primary measure (<component>_primary);
+--                       combined: the mean of its measures (<component>)
+--   min_component_confidence  a component is present when its value is defined and its
+--                       confidence >= this
+--   min_present_weight, min_composite_confidence  a row is eligible when its bar is complete,
+--                       the weights of its present components sum to >= min_present_weight and
+--                       composite_confidence = sum over present components of weight x
+--                       confidence >= min_composite_confidence
+--   normalisation       each present component of the eligible rows of the version and
+--                       score_time, oriented so that higher is better (risk negated), becomes
+--                       percent_rank: its percent_rank() among them (0 lowest, 1 highest;
+--                       0 when alone); zscore: z = (x - mean) / sample stddev among them,
+--                       clipped to +-winsorisation_limit L and mapped to (z + L) / (2 L) in
+--                       [0, 1]; 0.5 when the stddev is 0 or undefined (one row)
+-- composite_score = sum over present components of weight x score / sum of their weights: the
+-- weights renormalise over the present components (e.g. v2 without sentiment divides by 0.9).
+-- Only the window's rows are rebuilt, of every active version.
 
-with version_parameters as (
-    -- one row: the version's weight of each component (null: not used) and the hash of its seed rows
+with valid_seeds as (
+    -- true, or the statement fails listing every broken rule of the three seeds; read by the two
+    -- CTEs below in their where clauses, i.e. before any seed value is cast or used
+    select {{ assert_scoring_seeds_are_valid() }} as is_valid
+),
+
+version_weights as (
     select
-        {%- for component in components %}
-        max(weight::double precision) filter (where component = '{{ component }}') as {{ component }}_weight,
+        algorithms.algorithm_version,
+        {%- for name in components %}
+        max(weights.weight) filter (where weights.component = '{{ name }}') as {{ name }}_weight,
         {%- endfor %}
-        md5(string_agg(
-            algorithm_version || '|' || component || '|' || trim_scale(weight)::text, E'\n'
-            order by component
-        )) as parameters_hash
-    from {{ ref("scoring_algorithm_weights") }}
-    where algorithm_version = '{{ version }}'
+        max(weights.weight) as max_weight
+    from {{ ref("scoring_algorithms") }} as algorithms
+    inner join {{ ref("scoring_algorithm_weights") }} as weights
+        on weights.algorithm_version = algorithms.algorithm_version
+    where algorithms.status <> 'retired'
+      and (select is_valid from valid_seeds)
+    group by algorithms.algorithm_version
 ),
 
-window_indicators as (
-    -- the indicators the components use: SMA(20) (with the close) and RSI(14) of each 1h bar
-    select moving_averages.symbol, moving_averages.bucket_start, moving_averages.close, moving_averages.sma_20, momentum.rsi_14
-    from {{ ref("int_indicators_1h_moving_averages") }} as moving_averages
-    inner join {{ ref("int_indicators_1h_momentum") }} as momentum
-        on momentum.symbol = moving_averages.symbol
-        and momentum.bucket_start = moving_averages.bucket_start
-    where {{ in_build_window("moving_averages.bucket_start") }}
-      and {{ in_build_window("momentum.bucket_start") }}
-),
-
--- The window's bars and those before it that its lookbacks reach: the 24 hours of turnover
--- and the {{ sma_period }}-bar SMA frame (which may span more than 24 hours across a gap).
-lookback_bars as (
-    select symbol, bucket_start, is_complete, turnover_quote, batch_ids
-    from {{ ref("int_candles_1h") }}
-    where bucket_start >= {{ build_window_start() }} - interval '23 hours'
-      and bucket_start < {{ window_end() }}
-    {%- if is_incremental() %}
-    union
-    select prior_bars.symbol, prior_bars.bucket_start, prior_bars.is_complete, prior_bars.turnover_quote, prior_bars.batch_ids
-    from (select distinct symbol from window_indicators) as window_symbols
-    cross join lateral (
-        select candles.symbol, candles.bucket_start, candles.is_complete, candles.turnover_quote, candles.batch_ids
-        from {{ ref("int_candles_1h") }} as candles
-        where candles.symbol = window_symbols.symbol
-          and candles.bucket_start < {{ window_start() }}
-        order by candles.bucket_start desc
-        limit {{ sma_period - 1 }}
-    ) as prior_bars
-    {%- endif %}
-),
-
-bar_lookbacks as (
+version_parameters as (
     select
-        symbol,
-        bucket_start,
-        is_complete,
-        (sum(turnover_quote) over turnover_24h)::double precision as turnover_quote_24h,
-        least(min(bucket_start) over sma_frame, bucket_start - interval '23 hours') as data_window_start,
-        zmart_fn.sorted_distinct(
-            zmart_fn.array_cat_agg(batch_ids) over turnover_24h || zmart_fn.array_cat_agg(batch_ids) over sma_frame
-        ) as input_batch_ids
-    from lookback_bars
-    window
-        symbol_bars as (partition by symbol order by bucket_start),
-        turnover_24h as (symbol_bars range between interval '23 hours' preceding and current row),
-        sma_frame as (symbol_bars rows between {{ sma_period - 1 }} preceding and current row)
+        algorithm_version,
+        max(value) filter (where parameter = 'component_measures') as component_measures,
+        max(value) filter (where parameter = 'normalisation') as normalisation,
+        max(value::double precision) filter (where parameter = 'winsorisation_limit') as winsorisation_limit,
+        max(value::double precision) filter (where parameter = 'min_component_confidence') as min_component_confidence,
+        max(value::double precision) filter (where parameter = 'min_composite_confidence') as min_composite_confidence,
+        max(value::numeric) filter (where parameter = 'min_present_weight') as min_present_weight
+    from {{ ref("scoring_algorithm_parameters") }}
+    where (select is_valid from valid_seeds)
+    group by algorithm_version
 ),
 
-score_inputs as (
-    select
-        indicators.symbol,
-        indicators.bucket_start + interval '1 hour' as score_time,
-        indicators.bucket_start,
-        indicators.close,
-        indicators.sma_20,
-        indicators.rsi_14,
-        bar_lookbacks.turnover_quote_24h,
-        bar_lookbacks.is_complete,
-        bar_lookbacks.data_window_start,
-        bar_lookbacks.input_batch_ids
-    from window_indicators as indicators
-    inner join bar_lookbacks
-        on bar_lookbacks.symbol = indicators.symbol
-        and bar_lookbacks.bucket_start = indicators.bucket_start
+version_hashes as (
+    -- md5 of the version's weight and parameter rows as lines, sorted bytewise, joined by newlines:
+    -- '<version>|weight|<component>|<weight without trailing zeros>', '<version>|parameter|<name>|<value>'
+    select algorithm_version, md5(string_agg(line, E'\n' order by line collate "C")) as parameters_hash
+    from (
+        select algorithm_version, algorithm_version || '|weight|' || component || '|' || trim_scale(weight)::text as line
+        from {{ ref("scoring_algorithm_weights") }}
+        union all
+        select algorithm_version, algorithm_version || '|parameter|' || parameter || '|' || value
+        from {{ ref("scoring_algorithm_parameters") }}
+    ) as lines
+    group by algorithm_version
 ),
 
-score_components as (
+versions as (
+    select *
+    from version_weights
+    inner join version_parameters using (algorithm_version)
+    inner join version_hashes using (algorithm_version)
+),
+
+window_components as (
+    select *
+    from {{ ref("int_score_components_1h") }}
+    where {{ in_build_window("bucket_start") }}
+),
+
+version_components as (
+    -- each bar once per version, with the component values and confidences the version uses
     select
-        {{ score_input_columns | join(",\n        ") }},
-        close / nullif(sma_20, 0) - 1 as trend,
-        (rsi_14 - 50) / 50 as momentum,
-        case when turnover_quote_24h > 0 then ln(turnover_quote_24h) end as liquidity
-    from score_inputs
+        window_components.symbol,
+        window_components.score_time,
+        window_components.bucket_start,
+        window_components.is_complete,
+        window_components.close,
+        window_components.sma_20,
+        window_components.rsi_14,
+        window_components.turnover_quote_24h,
+        window_components.data_window_start,
+        window_components.data_window_end,
+        window_components.input_batch_ids,
+        versions.algorithm_version,
+        versions.parameters_hash,
+        versions.normalisation,
+        versions.winsorisation_limit,
+        versions.min_component_confidence,
+        versions.min_composite_confidence,
+        versions.min_present_weight,
+        {%- for name, c in components.items() %}
+        versions.{{ name }}_weight,
+        {%- if "primary" in c %}
+        case versions.component_measures when 'primary' then window_components.{{ name }}_primary else window_components.{{ name }} end as {{ name }},
+        case versions.component_measures when 'primary' then window_components.{{ name }}_primary_confidence else window_components.{{ name }}_confidence end as {{ name }}_confidence{{ "," if not loop.last }}
+        {%- else %}
+        window_components.{{ name }},
+        window_components.{{ name }}_confidence{{ "," if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
+    from window_components
+    cross join versions
+),
+
+present_components as (
+    select
+        version_components.*,
+        {%- for name in components %}
+        {{ name }} is not null and {{ name }}_confidence >= min_component_confidence as is_{{ name }}_present,
+        {%- endfor %}
+        {%- for name in components %}
+        case when {{ name }} is not null and {{ name }}_confidence >= min_component_confidence then coalesce({{ name }}_weight, 0) else 0 end{{ " +" if not loop.last }}
+        {%- endfor %} as present_weight,
+        {%- for name in components %}
+        case when {{ name }} is not null and {{ name }}_confidence >= min_component_confidence
+            then coalesce({{ name }}_weight::double precision * {{ name }}_confidence, 0) else 0 end{{ " +" if not loop.last }}
+        {%- endfor %} as composite_confidence
+    from version_components
 ),
 
 eligible_components as (
-    -- eligible: a complete bar with every component defined (indicators past their warm-up,
-    -- positive 24h turnover)
     select
-        {{ score_input_columns | join(",\n        ") }},
-        {%- for component in components %}
-        {{ component }},
-        {%- endfor %}
+        present_components.*,
         coalesce(is_complete, false)
-        {%- for component in components %}
-            and {{ component }} is not null
-        {%- endfor %} as is_eligible
-    from score_components
+            and present_weight >= min_present_weight
+            and composite_confidence >= min_composite_confidence as is_eligible
+    from present_components
 ),
 
-ranked_components as (
-    -- percent ranks among the eligible contracts of the score_time (the partition of the
-    -- ineligible ones is ranked too and discarded below)
+normalised_components as (
+    -- per version and score_time, among the eligible rows where the component is present (the
+    -- other partitions are computed too and discarded below)
     select
-        {{ score_input_columns | join(",\n        ") }},
-        {%- for component in components %}
-        {{ component }},
-        percent_rank() over (partition by score_time, is_eligible order by {{ component }}) as {{ component }}_percent_rank,
+        eligible_components.*,
+        {%- for name, c in components.items() %}
+        {%- set oriented = name if c["sign"] == 1 else "-" ~ name %}
+        {%- set partition = "partition by algorithm_version, score_time, is_eligible, is_" ~ name ~ "_present" %}
+        {#- the moments over the whole partition in symbol order: the same additions in the same
+            order whatever the plan, so windows reproduce a full refresh bit for bit #}
+        {%- set whole = partition ~ " order by symbol rows between unbounded preceding and unbounded following" %}
+        case normalisation
+            when 'percent_rank' then percent_rank() over ({{ partition }} order by {{ oriented }})
+            -- a case, not coalesce: least()/greatest() ignore nulls, so an undefined z (one row,
+            -- or no dispersion) would clip to the limit instead of falling back to 0.5
+            when 'zscore' then case
+                when stddev_samp({{ oriented }}) over ({{ whole }}) > 0 then
+                    (greatest(least(({{ oriented }} - avg({{ oriented }}) over ({{ whole }}))
+                        / stddev_samp({{ oriented }}) over ({{ whole }}), winsorisation_limit), -winsorisation_limit)
+                     + winsorisation_limit) / (2 * winsorisation_limit)
+                else 0.5
+            end
+        end as {{ name }}_normalised,
         {%- endfor %}
-        is_eligible,
-        count(*) over (partition by score_time, is_eligible) as universe_size
+        count(*) over (partition by algorithm_version, score_time, is_eligible) as universe_size
     from eligible_components
+),
+
+component_scores as (
+    select
+        normalised_components.*,
+        {%- for name in components %}
+        case when is_eligible and is_{{ name }}_present then {{ name }}_normalised end as {{ name }}_score{{ "," if not loop.last }}
+        {%- endfor %}
+    from normalised_components
 )
 
 select
-    ranked_components.symbol,
-    ranked_components.score_time,
-    '{{ version }}'::text as algorithm_version,
-    version_parameters.parameters_hash,
-    ranked_components.bucket_start,
-    ranked_components.close,
-    ranked_components.sma_20,
-    ranked_components.rsi_14,
-    ranked_components.turnover_quote_24h,
-    {%- for component in components %}
-    ranked_components.{{ component }},
-    case when ranked_components.is_eligible then ranked_components.{{ component }}_percent_rank end as {{ component }}_rank,
+    symbol,
+    score_time,
+    algorithm_version,
+    parameters_hash,
+    bucket_start,
+    close,
+    sma_20,
+    rsi_14,
+    turnover_quote_24h,
+    {%- for name in components %}
+    {{ name }},
+    {{ name }}_confidence,
+    {{ name }}_score,
     {%- endfor %}
-    -- weights in component order; a component the version does not weigh contributes nothing
-    case when ranked_components.is_eligible then
-        {%- for component in components %}
-        coalesce(version_parameters.{{ component }}_weight * ranked_components.{{ component }}_percent_rank, 0){{ " +" if not loop.last }}
+    -- in component order; a component the version does not weigh, or that is absent, adds nothing
+    case when is_eligible then (
+        {%- for name in components %}
+        coalesce({{ name }}_weight::double precision * {{ name }}_score, 0){{ " +" if not loop.last }}
         {%- endfor %}
-    end as composite_score,
-    ranked_components.is_eligible,
-    case when ranked_components.is_eligible then ranked_components.universe_size::integer end as ranked_universe_size,
-    ranked_components.data_window_start,
-    ranked_components.score_time as data_window_end,
-    ranked_components.input_batch_ids
-from ranked_components
-cross join version_parameters
+    ) / present_weight::double precision end as composite_score,
+    composite_confidence,
+    is_eligible,
+    case when is_eligible then universe_size::integer end as ranked_universe_size,
+    data_window_start,
+    data_window_end,
+    input_batch_ids
+from component_scores

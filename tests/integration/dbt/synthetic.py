@@ -19,7 +19,6 @@ Every value is generated from fixed seeds; volumes are whole lots.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -339,22 +338,3 @@ def expected_candles_1h(data: Synthetic) -> pd.DataFrame:
     result = pd.concat(frames, ignore_index=True)
     result["is_complete"] = result["minute_count"] == 60
     return result.sort_values(["symbol", "bucket_start"], ignore_index=True)
-
-
-def parameters_hash(csv_text: str, version: str) -> str:
-    """md5 of a version's seed rows in canonical order, as fct_symbol_scores computes it."""
-    import hashlib
-
-    frame = pd.read_csv(io.StringIO(csv_text), dtype=str)
-    rows = frame.loc[frame["algorithm_version"] == version].sort_values("component")
-    canonical = "\n".join(
-        f"{r.algorithm_version}|{r.component}|{_trim_scale(r.weight)}" for r in rows.itertuples(index=False)
-    )
-    return hashlib.md5(canonical.encode()).hexdigest()
-
-
-def _trim_scale(text: str) -> str:
-    """PostgreSQL's trim_scale(numeric)::text: the value without trailing fractional zeros."""
-    value = Decimal(text)
-    normalized = format(value, "f")
-    return normalized.rstrip("0").rstrip(".") if "." in normalized else normalized

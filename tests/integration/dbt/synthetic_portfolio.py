@@ -100,11 +100,8 @@ def compositions(version: Version) -> dict[int, list[tuple[str, Decimal]]]:
     return result
 
 
-def populate_with_market(url: str) -> dict[str, pd.Series]:
-    """synthetic.populate then this history; returns each contract's reference 1h closes by
-    bucket_start (pandas resample of the minutes)."""
-    data = synthetic.populate(url)
-    populate(url)
+def reference_closes(data: synthetic.Synthetic) -> dict[str, pd.Series]:
+    """Each contract's reference 1h closes by bucket_start (pandas resample of the minutes)."""
     bars = synthetic.expected_candles_1h(data)
     return {str(symbol): rows.set_index("bucket_start")["close"] for symbol, rows in bars.groupby("symbol")}
 

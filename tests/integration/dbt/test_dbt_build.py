@@ -19,9 +19,10 @@ import pytest
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import create_database
 from tests.integration.dbt import indicator_reference, synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 
-SEED_CSV = DBT_PROJECT_DIR / "seeds" / "scoring_algorithm_weights.csv"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 RELATIONS = (
     "staging.stg_kucoin__contracts", "staging.stg_kucoin__candles_1m", "staging.stg_kucoin__load_batches",
     "staging.stg_portfolio__evaluations", "staging.stg_portfolio__composition", "staging.stg_portfolio__decisions",
@@ -32,12 +33,17 @@ RELATIONS = (
     "intermediate.int_indicators_1h_volatility", "intermediate.int_indicators_1h_volume",
     "intermediate.int_indicators_1h", "intermediate.int_order_book_snapshots", "intermediate.int_market_structure_1h",
     "intermediate.int_liquidity_1h", "intermediate.int_return_comoments_1d", "intermediate.int_return_correlations_30d",
-    "intermediate.int_forward_returns_1h",
+    "staging.stg_signals__signals", "intermediate.int_signal_event_members", "intermediate.int_signal_events",
+    "intermediate.int_signal_source_reliability", "intermediate.int_signal_sentiment_1h",
+    "intermediate.int_forward_returns_1h", "intermediate.int_market_regime_1h", "marts.fct_constraint_compliance",
+    "intermediate.int_score_components_1h", "intermediate.int_correlation_clusters_1d",
+    "intermediate.int_agent_evaluations_1h", "intermediate.int_agent_accuracy_1h", "intermediate.int_agent_consensus_1h",
+    "marts.fct_agent_performance",
     "marts.dim_symbols", "marts.dim_symbols_history", "marts.fct_symbol_scores", "marts.fct_portfolio_composition",
     "marts.fct_decisions", "marts.fct_scoring_performance", "marts.fct_scoring_performance_summary",
     "marts.fct_portfolio_history", "marts.fct_portfolio_analytics", "marts.fct_portfolio_sector_exposure",
     "marts.fct_decision_impact", "marts.fct_decision_impact_summary", "marts.fct_data_quality",
-    "marts.scoring_algorithm_weights",
+    "marts.scoring_algorithms", "marts.scoring_algorithm_weights", "marts.scoring_algorithm_parameters",
 )
 
 
@@ -49,11 +55,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    dbt.run("build")
-    yield Built(database_url, dbt, data)
+def built(synthetic_built: BuiltDatabase[synthetic.Synthetic], dbt_work_dir: Path) -> Iterator[Built]:
+    url, data = synthetic_built.clone()  # synthetic.populate + `dbt build`, once per session (conftest.py)
+    yield Built(url, Dbt(url, dbt_work_dir), data)
 
 
 
@@ -67,9 +71,10 @@ def test_parse_build_and_docs_succeed_on_an_empty_database(pg_cluster, tmp_path:
     dbt.run("build", "--exclude-resource-type", "test", dbt_vars=window(synthetic.START, synthetic.START + pd.Timedelta(hours=5)))
     dbt.run("docs", "generate")
     assert (tmp_path / "target" / "catalog.json").exists()
+    seeded = {f"marts.{csv.stem}": len(pd.read_csv(csv)) for csv in SEEDS_DIR.glob("scoring_algorithm*.csv")}
     for relation in RELATIONS:
         count = fetch(url, f"select count(*) from {relation}")[0][0]
-        assert count == (3 if relation.endswith("weights") else 0), relation
+        assert count == seeded.get(relation, 0), relation
 
 
 def test_docs_generate_on_the_populated_database(built: Built) -> None:
@@ -198,12 +203,15 @@ def test_every_model_and_column_is_documented(built: Built) -> None:
 
 
 def test_scores_carry_version_hash_window_and_batches(built: Built) -> None:
-    scores = frame(built.url, "select * from marts.fct_symbol_scores order by score_time, symbol")
+    every_version = frame(built.url, "select * from marts.fct_symbol_scores order by score_time, symbol")
     candles = frame(built.url, "select * from intermediate.int_candles_1h order by symbol, bucket_start")
     indicators = frame(built.url, "select * from intermediate.int_indicators_1h")
-    assert len(scores) == len(candles)
-    assert set(scores["algorithm_version"]) == {"v1"}
-    assert set(scores["parameters_hash"]) == {synthetic.parameters_hash(SEED_CSV.read_text(), "v1")}
+    # every seeded version side by side, each scoring every bar; v1 checked here
+    # (test_dbt_score_components.py checks every version and its parameters_hash)
+    assert set(every_version["algorithm_version"]) == {"v1", "v2"}
+    assert (every_version.groupby("algorithm_version").size() == len(candles)).all()
+    scores = every_version.loc[every_version["algorithm_version"] == "v1"].reset_index(drop=True)
+    assert scores["parameters_hash"].nunique() == 1
     assert (scores["score_time"] == scores["bucket_start"] + pd.Timedelta(hours=1)).all()
     assert (scores["data_window_end"] == scores["score_time"]).all()
     assert (scores["data_window_start"] <= scores["bucket_start"] - pd.Timedelta(hours=23)).all()
@@ -234,13 +242,13 @@ def test_scores_carry_version_hash_window_and_batches(built: Built) -> None:
     checked = eligible.merge(turnover_24h, on=["symbol", "bucket_start"])
     np.testing.assert_allclose(checked["turnover_quote_24h"], checked["expected"], rtol=1e-12)
     np.testing.assert_allclose(checked["liquidity"], np.log(checked["expected"]), rtol=1e-12)
-    weights = pd.read_csv(SEED_CSV).query("algorithm_version == 'v1'").set_index("component")["weight"]
+    weights = pd.read_csv(SEEDS_DIR / "scoring_algorithm_weights.csv").query("algorithm_version == 'v1'").set_index("component")["weight"]
     composite = pd.Series(0.0, index=eligible.index)
     for component, weight in weights.items():
         ranks = eligible.groupby("score_time")[component].rank(method="min")
         sizes = eligible.groupby("score_time")[component].transform("size")
         percent = ((ranks - 1) / (sizes - 1)).where(sizes > 1, 0.0)
-        np.testing.assert_allclose(eligible[f"{component}_rank"], percent, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(eligible[f"{component}_score"], percent, rtol=1e-12, atol=1e-15)
         composite += weight * percent
     np.testing.assert_allclose(eligible["composite_score"], composite, rtol=1e-12, atol=1e-15)
     assert (eligible["ranked_universe_size"] == eligible.groupby("score_time")["symbol"].transform("size")).all()
@@ -272,9 +280,3 @@ def test_portfolio_marts_show_the_latest_holdings_and_every_decision(built: Buil
     assert set(decisions["algorithm_version"]) == {"v1"}
     second = decisions.loc[decisions["evaluation_id"] == latest_id].set_index("symbol")["action"]
     assert (second["BNBUSDTM"], second["NEWUSDTM"], second["XBTUSDTM"]) == ("remove", "add", "hold")
-
-
-def test_an_unknown_scoring_version_fails_naming_the_var(built: Built) -> None:
-    result = built.dbt.run("run", "--select", "fct_symbol_scores", dbt_vars={"scoring_algorithm_version": "v99"}, check=False)
-    assert result.returncode != 0
-    assert "scoring_algorithm_version='v99' has no weights" in result.stdout

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.dbt import synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
 
 MODELS = ("int_return_comoments_1d", "int_return_correlations_30d")
@@ -46,10 +47,10 @@ def dbt_vars(correlations: dict[str, int], start: datetime | None = None, end: d
 
 
 @pytest.fixture(scope="module")
-def url(database_url: str, dbt_work_dir: Path) -> str:
-    synthetic.populate(database_url)
-    Dbt(database_url, dbt_work_dir).run("run", "--select", "+int_returns_1h")
-    return database_url
+def url(synthetic_built: BuiltDatabase[synthetic.Synthetic]) -> str:
+    # synthetic.populate + `dbt build`, once per session (conftest.py); every test here rebuilds
+    # the correlation models with --full-refresh before it reads them
+    return synthetic_built.clone()[0]
 
 
 def hourly_returns(url: str, before: datetime | None = None) -> pd.DataFrame:

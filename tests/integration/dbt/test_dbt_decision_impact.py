@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
-from tests.integration.dbt.dbt_cli import Dbt, frame
+from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
+from tests.integration.dbt.dbt_cli import frame
 from tests.integration.dbt.test_dbt_portfolio_analytics import assert_close
 
 HORIZONS = {"1h": 1, "24h": 24, "7d": 168}
@@ -34,10 +34,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    closes = synthetic_portfolio.populate_with_market(database_url)
-    Dbt(database_url, dbt_work_dir).run("build", "--select", "+fct_decision_impact_summary", "--indirect-selection", "cautious")
-    yield Built(database_url, closes)
+def built(portfolio_built: BuiltDatabase[Portfolio]) -> Iterator[Built]:
+    url, portfolio = portfolio_built.clone()  # synthetic and synthetic_portfolio populate + `dbt build`, once per session
+    yield Built(url, portfolio.closes)
 
 
 # ---- the reference ----------------------------------------------------------------------------

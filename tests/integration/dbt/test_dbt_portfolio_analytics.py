@@ -27,6 +27,7 @@ from psycopg import sql
 from orchestration.embedded_postgres import EmbeddedPostgres
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
+from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, rows_read, window
 
 PERIODS_PER_YEAR = 365 * 24
@@ -44,11 +45,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    closes = synthetic_portfolio.populate_with_market(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    dbt.run("build")
-    yield Built(database_url, dbt, closes)
+def built(portfolio_built: BuiltDatabase[Portfolio], dbt_work_dir: Path) -> Iterator[Built]:
+    url, portfolio = portfolio_built.clone()  # synthetic and synthetic_portfolio populate + `dbt build`, once per session
+    yield Built(url, Dbt(url, dbt_work_dir), portfolio.closes)
 
 
 def hour(offset: int) -> datetime:

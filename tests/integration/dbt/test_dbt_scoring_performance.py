@@ -1,9 +1,8 @@
 """Forward returns and scoring performance (int_forward_returns_1h, fct_scoring_performance,
 fct_scoring_performance_summary) against alphalens-reloaded itself, on the synthetic market.
 
-Two versions side by side: v1 as the project computes it, and v2, whose weights are added to the
-loaded seed table by the test (the project's seed holds v1 only) and scored by fct_symbol_scores
-with var scoring_algorithm_version=v2. Some v2 rows are then edited to reach the edge cases: a tie,
+Two versions side by side, both seeded (seeds scoring_algorithms, _weights, _parameters) and
+scored by fct_symbol_scores in the same build. Some v2 rows are then edited to reach the edge cases: a tie,
 ties spanning whole quantiles (qcut's "Bin edges must be unique"), fewer eligible symbols than
 quantiles and a single one. The synthetic data brings a gap (SOLUSDTM, no forward bar) and a
 delisting (DOTUSDTM). The references are alphalens' functions on the same scores and on closes
@@ -27,11 +26,11 @@ import pytest
 from scipy import stats
 
 from tests.integration.dbt import synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, rows_read, window
 
 HORIZONS = (1, 4, 24)
 QUANTILES = 5
-V2_WEIGHTS = {"liquidity": 0.2, "momentum": 0.6, "trend": 0.2}
 RTOL = 1e-9
 MODELS = ("int_forward_returns_1h", "fct_scoring_performance")
 TABLES = {
@@ -71,12 +70,8 @@ def frame(url: str, query: str) -> pd.DataFrame:
     return result
 
 
-def add_second_version(url: str, dbt: Dbt) -> None:
-    """Score v2 with the project's model, then edit some of its rows into the edge cases."""
-    with psycopg.connect(url) as conn:
-        for component, weight in V2_WEIGHTS.items():
-            conn.execute("insert into marts.scoring_algorithm_weights values ('v2', %s, %s)", (component, weight))
-    dbt.run("run", "--select", "fct_symbol_scores", dbt_vars={"scoring_algorithm_version": "v2"})
+def edit_second_version(url: str) -> None:
+    """Edit some of the v2 scores the project computed into the edge cases."""
     v2 = "from marts.fct_symbol_scores where algorithm_version = 'v2' and is_eligible and score_time = %s"
     ineligible = "is_eligible = false, composite_score = null, ranked_universe_size = null"
     with psycopg.connect(url) as conn:
@@ -101,15 +96,13 @@ def add_second_version(url: str, dbt: Dbt) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    # what the scores need, without data tests (test_dbt_build runs those)
-    dbt.run("build", "--select", "+fct_symbol_scores", "--exclude-resource-type", "test")
-    add_second_version(database_url, dbt)
+def built(synthetic_built: BuiltDatabase[synthetic.Synthetic], dbt_work_dir: Path) -> Iterator[Built]:
+    url, data = synthetic_built.clone()  # synthetic.populate + `dbt build` (every seeded version), once per session (conftest.py)
+    dbt = Dbt(url, dbt_work_dir)
+    edit_second_version(url)
     # the models of this module again, now over both versions, with their data tests
     dbt.run("build", "--select", "int_forward_returns_1h+")
-    yield Built(database_url, dbt, data)
+    yield Built(url, dbt, data)
 
 
 def hourly_closes(data: synthetic.Synthetic) -> pd.DataFrame:
@@ -145,11 +138,12 @@ def factor_series(scores_of_version: pd.DataFrame) -> pd.Series:
 
 
 def assert_same(actual: pd.Series, expected: pd.Series, name: str) -> None:
-    """Same nulls, values equal to RTOL relative."""
+    """Same nulls, values equal to RTOL relative (and 1e-15 absolute: a correlation alphalens finds
+    exactly 0 comes out of the SQL's sums with a rounding residue of about 1e-18)."""
     actual, expected = actual.astype(float), expected.reindex(actual.index).astype(float)
     assert (actual.isna() == expected.isna()).all(), (name, actual[actual.isna() != expected.isna()], expected[actual.isna() != expected.isna()])
     defined = actual.notna()
-    np.testing.assert_allclose(actual[defined], expected[defined], rtol=RTOL, atol=0, err_msg=name)
+    np.testing.assert_allclose(actual[defined], expected[defined], rtol=RTOL, atol=1e-15, err_msg=name)
 
 
 def test_forward_returns_equal_alphalens_except_at_missing_bars(built: Built) -> None:

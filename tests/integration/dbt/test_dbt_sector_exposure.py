@@ -23,6 +23,7 @@ import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic, synthetic_portfolio
+from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
 
 SECTORS = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "symbol_sectors.csv").set_index("base_currency")["sector"].to_dict()
@@ -36,12 +37,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(database_url: str, dbt_work_dir: Path) -> Iterator[Built]:
-    data = synthetic.populate(database_url)
-    synthetic_portfolio.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    dbt.run("build")
-    yield Built(database_url, dbt, data.contracts)
+def built(portfolio_built: BuiltDatabase[Portfolio], dbt_work_dir: Path) -> Iterator[Built]:
+    url, portfolio = portfolio_built.clone()  # synthetic and synthetic_portfolio populate + `dbt build`, once per session
+    yield Built(url, Dbt(url, dbt_work_dir), portfolio.data.contracts)
 
 
 def hour(offset: int) -> datetime:

@@ -25,6 +25,7 @@ import yaml
 
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic
+from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame
 
 START, (FIRST_SNAPSHOT, SECOND_SNAPSHOT) = synthetic.START, synthetic.SNAPSHOT_TIMES
@@ -40,6 +41,8 @@ MASTER_VARS = {
     "volatility_tiers_annualized": {"high": 1.1, "medium": 0.95},
     "min_listing_age_days": 1,
     "min_history_bars": 48,
+    "cluster_min_correlation": 0.7,
+    "cluster_min_observations": 168,
 }
 
 
@@ -51,12 +54,9 @@ class Master:
 
 
 @pytest.fixture(scope="module")
-def master(database_url: str, dbt_work_dir: Path) -> Iterator[Master]:
-    data = synthetic.populate(database_url)
-    dbt = Dbt(database_url, dbt_work_dir)
-    # the symbol master and everything upstream, with the tests whose parents are all built
-    dbt.run("build", "--select", "+dim_symbols", "stg_kucoin__load_batches", "--indirect-selection", "cautious")
-    yield Master(database_url, dbt, data)
+def master(synthetic_built: BuiltDatabase[synthetic.Synthetic], dbt_work_dir: Path) -> Iterator[Master]:
+    url, data = synthetic_built.clone()  # synthetic.populate + `dbt build`, once per session (conftest.py)
+    yield Master(url, Dbt(url, dbt_work_dir), data)
 
 
 def raw_snapshots(url: str) -> pd.DataFrame:

@@ -4,10 +4,13 @@ and the project's Dagster code location run in process."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,8 +86,19 @@ class Pipeline:
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    prepare_manifest()  # before orchestration.definitions is imported: the dbt assets read it
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Parse the project before orchestration.definitions is imported (the dbt assets read
+    dbt_project/target/manifest.json). pytest-xdist workers share that file: the first worker
+    parses under a lock, the others find it done and never rewrite it while it is read."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        prepare_manifest()
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the session's temp root, common to its workers
+    with (shared / "dbt_manifest.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "dbt_manifest.done").exists():
+            prepare_manifest()
+            (shared / "dbt_manifest.done").touch()
 
 
 def _empty_database(cluster: EmbeddedPostgres) -> str:
@@ -94,19 +108,20 @@ def _empty_database(cluster: EmbeddedPostgres) -> str:
     return cluster.url(name)
 
 
-@pytest.fixture()
-def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    url = create_database(pg_cluster)
-    dagster_home = tmp_path / "dagster"
+@contextmanager
+def isolated_pipeline(cluster: EmbeddedPostgres, dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    """A fresh warehouse and run storage on ``cluster``, the environment pointed at them."""
+    url = create_database(cluster)
     write_dagster_home(dagster_home, schema=None)
     for key, value in {
-        **ConnectionParams.from_url(_empty_database(pg_cluster)).dagster_storage_env(),
+        **ConnectionParams.from_url(_empty_database(cluster)).dagster_storage_env(),
         **ConnectionParams.from_url(url).dbt_env(),
         "ZMART_DATABASE_URL": url,
         "ZMART_EXCHANGE": "sim",
         "ZMART_MAX_SYMBOLS": str(SYMBOLS),
         "ZMART_EXCHANGE_WEIGHT_BUDGET": str(KUCOIN_PUBLIC_WEIGHT_BUDGET),
         "ZMART_EXCHANGE_TIMEOUT_MS": "10000",
+        "ZMART_SIGNALS_DIR": str(dagster_home.parent / "signals"),
         "DAGSTER_HOME": str(dagster_home),
     }.items():
         monkeypatch.setenv(key, value)
@@ -117,3 +132,9 @@ def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, m
     finally:
         platform.stop_simulator()
         instance.dispose()
+
+
+@pytest.fixture()
+def pipeline(pg_cluster: EmbeddedPostgres, dbt_manifest: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    with isolated_pipeline(pg_cluster, tmp_path / "dagster", monkeypatch) as platform:
+        yield platform

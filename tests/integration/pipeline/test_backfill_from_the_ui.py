@@ -3,13 +3,7 @@ dagster-postgres) over 30 days of hourly partitions becomes one run per Backfill
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from orchestration.settings import PROJECT_ROOT
-from tests.conftest import free_port
+from tests.integration.dagster_ui import dagster_webserver, graphql
 from tests.integration.pipeline.conftest import DAY_START, Pipeline, partition_key
 
-DAGSTER = Path(sys.executable).parent / "dagster"
 DAYS = 30
 MARKET_ASSETS = [["raw", "kucoin_candles_1m"], ["raw", "kucoin_open_interest"]]
 
@@ -46,40 +38,12 @@ query Runs($backfill: String!) {
 CANCEL = "mutation Cancel($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename } }"
 
 
-def graphql(port: int, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", json.dumps({"query": query, "variables": variables}).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = json.loads(response.read())
-    assert "errors" not in body, body
-    return body["data"]
-
-
 @pytest.fixture()
 def dagster_ui(pipeline: Pipeline, tmp_path: Path) -> Iterator[int]:
     pipeline.start_simulator()
     assert pipeline.run("contracts_snapshot").success
-    port = free_port()
-    process = subprocess.Popen(
-        [str(DAGSTER), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=dict(os.environ), stdout=(tmp_path / "dagster.log").open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                graphql(port, "{ version }", {})
-                break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(f"dagster dev did not answer within 180 s:\n{(tmp_path / 'dagster.log').read_text()[-3000:]}")
+    with dagster_webserver(tmp_path / "dagster.log", daemon=True) as port:
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
 
 
 def test_a_30_day_backfill_runs_as_one_run(pipeline: Pipeline, dagster_ui: int) -> None:

@@ -10,5 +10,7 @@ select
     outcome,
     outcome_reason,
     score_batch_ids,
+    policy,
+    relaxations,
     created_at
 from {{ source('portfolio', 'evaluations') }}

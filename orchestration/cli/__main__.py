@@ -1,0 +1,3 @@
+from orchestration.cli import main
+
+main(prog_name="zmart")
