@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -51,13 +52,28 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: Pos
     # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
     window = context.partition_time_window
-    dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
-    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+    invocation = dbt.cli(["build", *_window_args(window)], context=context, target_path=_run_target_path(context))
+    for event in invocation.stream():
         if isinstance(event, dg.Output):
             extra = _charts(context.asset_key_for_output(event.output_name), database.url, window.end)
             if extra:
                 event = event.with_metadata({**event.metadata, **extra})
         yield event
+
+
+def _window_args(window: dg.TimeWindow) -> list[str]:
+    """The partition window as dbt arguments (read by macros/window.sql), the same for every layer of a run."""
+    return ["--vars", json.dumps({"window_start": window.start.isoformat(), "window_end": window.end.isoformat()})]
+
+
+def _run_target_path(context: dg.AssetExecutionContext) -> Path:
+    """One dbt target folder per run, shared by its layer invocations (which run one after another).
+
+    dbt re-parses the whole project when the vars differ from those its partial_parse.msgpack was
+    saved with, and the window changes every run. In a shared folder the first layer pays that
+    parse and saves the msgpack; the later layers (same vars, same project) parse partially.
+    """
+    return dbt_project.target_path / f"run-{context.run.run_id}"
 
 
 def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataValue]:
