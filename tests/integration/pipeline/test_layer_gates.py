@@ -28,14 +28,13 @@ def materialized_layers(result: dg.ExecuteInProcessResult) -> set[str]:
 
 def plant(pipeline: Pipeline, table: str, assignment: str) -> None:
     """A trigger that corrupts every row the model writes for one symbol: a bug in its SQL."""
-    pipeline.query(f"""
+    pipeline.execute(f"""
         create function {table}_bug() returns trigger language plpgsql as $$
         begin
             if new.symbol = (select min(symbol) from raw.candles_1m) then {assignment}; end if;
             return new;
         end $$;
         create trigger bug before insert on {table} for each row execute function {table}_bug();
-        select 1
     """)
 
 
@@ -69,7 +68,7 @@ def test_each_layer_gate_stops_the_next_layer_and_records_the_rows(pipeline: Pip
 
     # The model fixed and a score out of its range, re-running the hour: the intermediate gate now
     # passes (the hour is rebuilt, and the 4 h and 1 d bars with it), the marts gate stops the portfolio manager.
-    pipeline.query("drop trigger bug on intermediate.int_candles_1h; select 1")
+    pipeline.execute("drop trigger bug on intermediate.int_candles_1h")
     plant(pipeline, "marts.fct_symbol_scores", "new.composite_score := 1.5")
     scored = pipeline.run("market_pipeline", hour(6))
     assert not scored.success
