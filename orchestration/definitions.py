@@ -14,9 +14,12 @@ from orchestration.assets.ingestion import (
 from orchestration.assets.lifecycle import symbol_lifecycle
 from orchestration.assets.portfolio import portfolio_manager
 from orchestration.assets.signals import signals_file
-from orchestration.assets.transformation import dbt_market_models, dbt_portfolio_models
+from orchestration.assets.transformation import MARKET_LAYERS, dbt_portfolio_models
+from orchestration.checks.freshness import FRESHNESS_CHECKS, raw_freshness_sensor
+from orchestration.checks.layers import layer_gate
 from orchestration.checks.portfolio import portfolio_composition_gate
 from orchestration.checks.raw_candles import raw_candles_1m_completeness, raw_candles_1m_gate
+from orchestration.checks.reconciliation import contracts_vs_exchange, snapshots_vs_candles
 from orchestration.jobs import contracts_snapshot, funding_history, market_pipeline, market_snapshots, signals_import
 from orchestration.partitioning.job import partition_maintenance
 from orchestration.resources.database import PostgresResource
@@ -37,15 +40,18 @@ from orchestration.sensors import gap_repair_sensor, new_listing_sensor, run_fai
 defs = dg.Definitions(
     assets=[
         kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
-        kucoin_trades, dbt_market_models, portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
+        kucoin_trades, *MARKET_LAYERS.values(), portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
     ],
-    asset_checks=[raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate],
+    asset_checks=[
+        raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate, contracts_vs_exchange, snapshots_vs_candles,
+        *(layer_gate(layer, assets) for layer, assets in MARKET_LAYERS.items()), *FRESHNESS_CHECKS,
+    ],
     jobs=[contracts_snapshot, market_snapshots, funding_history, market_pipeline, signals_import, partition_maintenance],
     schedules=[
         contracts_snapshot_hourly, market_snapshots_every_5_minutes, market_pipeline_hourly, funding_history_daily,
         partition_maintenance_daily,
     ],
-    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor],
+    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor, raw_freshness_sensor],
     resources={
         "database": PostgresResource(url=dg.EnvVar("ZMART_DATABASE_URL")),
         "exchange": KucoinFuturesResource(

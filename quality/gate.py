@@ -15,6 +15,7 @@ import re
 
 import great_expectations as gx
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations import Expectation
 from psycopg import sql
@@ -47,6 +48,10 @@ class Outcome:
     unexpected_count: int
     unexpected_keys: list[dict[str, Any]] = field(default_factory=list)
     observed: Any = None
+    description: str = ""
+    # The flagged rows as GX reported them: the key columns and the offending value of a
+    # column-map expectation, or the rows an unexpected-rows query returned (GX keeps at most 200).
+    unexpected_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,20 +97,36 @@ def unexpected_rows(rule: str, description: str, query: str) -> gx.expectations.
 
 def run_suite(database_url: str, spec: SuiteSpec) -> GateResult:
     """Validate ``spec.batch_query`` against ``spec.expectations`` through a GX checkpoint."""
-    context = gx.get_context(mode="ephemeral")
+    return run_suites(database_url, [spec])[0]
+
+
+def run_suites(database_url: str, specs: Sequence[SuiteSpec], context: AbstractDataContext | None = None) -> list[GateResult]:
+    """Validate each suite through its own GX checkpoint, all in one context (one datasource for a layer).
+
+    ``context`` defaults to an ephemeral one; a file context keeps the validation results, from
+    which GX renders its Data Docs (see quality.docs).
+    """
+    if context is None:
+        context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasource = context.data_sources.add_postgres("warehouse", connection_string=_sqlalchemy_url(database_url))
+    datasource = context.data_sources.add_or_update_postgres("warehouse", connection_string=_sqlalchemy_url(database_url))
+    return [_run_checkpoint(context, datasource, spec) for spec in specs]
+
+
+def _run_checkpoint(context: AbstractDataContext, datasource: Any, spec: SuiteSpec) -> GateResult:
+    if spec.name in {a.name for a in datasource.assets}:
+        datasource.delete_asset(spec.name)
     asset = datasource.add_query_asset(spec.name, query=spec.batch_query)
-    suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=spec.name))
     for expectation in spec.expectations:
         suite.add_expectation(expectation.copy(deep=True))  # GX 1.x expectations are pydantic-v1 models
-    validation = context.validation_definitions.add(
+    validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=spec.name, data=asset.add_batch_definition_whole_table("batch"), suite=suite)
     )
     result_format: dict[str, Any] = {"result_format": "COMPLETE"}
     if spec.key_columns:
         result_format["unexpected_index_column_names"] = list(spec.key_columns)
-    checkpoint = context.checkpoints.add(
+    checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(name=spec.name, validation_definitions=[validation], result_format=result_format)
     )
     run = checkpoint.run()
@@ -121,11 +142,14 @@ def _outcome(result: ExpectationValidationResult, key_columns: Sequence[str]) ->
     failure = _raised(result.exception_info)
     if failure is not None:
         raise GateError(f"{rule} ({config.type}) could not be evaluated: {failure}")
-    keys = [{k: row[k] for k in key_columns} for row in detail.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    indexed = [row for row in detail.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    keys = [{k: row[k] for k in key_columns} for row in indexed]
     unexpected = detail.get("unexpected_count")
     if unexpected is None:  # batch-level expectations (e.g. unexpected-rows queries) report an observed value
         unexpected = int(detail.get("observed_value") or 0) if not result.success else 0
-    return Outcome(rule, config.type, bool(result.success), int(unexpected), keys, detail.get("observed_value"))
+    rows = indexed or list((detail.get("details") or {}).get("unexpected_rows") or [])
+    description = str(config.description or (config.meta or {}).get("reason") or config.type)
+    return Outcome(rule, config.type, bool(result.success), int(unexpected), keys, detail.get("observed_value"), description, rows)
 
 
 def _raised(info: dict[str, Any] | None) -> str | None:

@@ -1,8 +1,9 @@
 """dbt models as Dagster assets (one asset per model), run for the partition window.
 
-Two invocations split the graph around the portfolio manager: the market models (staging,
-intermediate, scores) run before it, the portfolio marts (tag ``portfolio``) after it. The
-scores and portfolio marts get previews and charts as metadata once dbt has built them.
+One dbt invocation per layer, so that each layer's blocking GX gate (orchestration.checks.layers)
+stands between two ops and stops the next layer: staging, intermediate, the market marts (with
+the seeds they read), then, after the portfolio manager, the portfolio marts (tag ``portfolio``).
+The scores and portfolio marts get previews and charts as metadata once dbt has built them.
 """
 
 import os
@@ -85,27 +86,28 @@ def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataV
 ensure_manifest()  # the asset graph below is read from the manifest
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    exclude=PORTFOLIO_SELECTION,
-    name="dbt_market_models",
-    partitions_def=hourly,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-)
-def dbt_market_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
-    yield from _build(context, dbt, database)
+def _layer_models(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=select,
+        exclude=exclude,
+        name=name,
+        partitions_def=hourly,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        project=dbt_project,
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
+        yield from _build(context, dbt, database)
+
+    return models
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select=PORTFOLIO_SELECTION,
-    name="dbt_portfolio_models",
-    partitions_def=hourly,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-)
-def dbt_portfolio_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
-    yield from _build(context, dbt, database)
+# Each layer also excludes the layers after it: dbt's (eager) indirect selection runs a test when
+# any of its parents is selected, unless one is excluded, so a relationship test from an
+# intermediate model to a staging view runs with the intermediate layer, once both exist.
+dbt_staging_models = _layer_models("dbt_staging_models", "config.schema:staging", f"{PORTFOLIO_SELECTION} config.schema:intermediate config.schema:marts")
+dbt_intermediate_models = _layer_models("dbt_intermediate_models", "config.schema:intermediate", f"{PORTFOLIO_SELECTION} config.schema:marts")
+dbt_mart_models = _layer_models("dbt_mart_models", "config.schema:marts", PORTFOLIO_SELECTION)
+dbt_portfolio_models = _layer_models("dbt_portfolio_models", PORTFOLIO_SELECTION, None)
+MARKET_LAYERS = {"staging": dbt_staging_models, "intermediate": dbt_intermediate_models, "marts": dbt_mart_models}

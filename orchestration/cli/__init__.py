@@ -1,4 +1,4 @@
-"""The ``zmart`` command line: database, simulator, demo, portfolio replay, reports, signals, archive, Dagster UI and dbt docs.
+"""The ``zmart`` command line: database, simulator, demo, portfolio replay, reports, signals, archive, Dagster UI, dbt docs and GX Data Docs.
 
 Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
 Dagster, dbt and Great Expectations.
@@ -17,6 +17,7 @@ _COMMANDS = {
     "docs": "orchestration.cli.tools:docs",
     "env": "orchestration.cli.tools:env",
     "portfolio": "orchestration.cli.portfolio:portfolio",
+    "quality": "orchestration.cli.quality:quality",
     "report": "orchestration.cli.report:report",
     "restore": "orchestration.cli.archive:restore",
     "signals": "orchestration.cli.signals:signals",

@@ -6,7 +6,7 @@ audit (a relaxed constraint has no limit there)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import great_expectations as gx
 
@@ -22,7 +22,7 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
     if not _VERSION.match(algorithm_version):
         raise ValueError(f"algorithm version {algorithm_version!r}: expected a name such as v1 (letters, digits, '.', '_', '-')")
     hours = int((end - start) / timedelta(hours=1))
-    s, e = _literal(start), _literal(end)
+    s, e = sql_literal(start), sql_literal(end)
     # One row per holding, and one row with no holding for an evaluation that holds nothing.
     query = f"""
         select e.evaluation_id, e.as_of, e.algorithm_version, e.outcome, c.symbol, c.position,
@@ -81,7 +81,3 @@ def suite(start: datetime, end: datetime, algorithm_version: str = "v1") -> Suit
         ],
         key_columns=KEY_COLUMNS,
     )
-
-
-def _literal(moment: datetime) -> str:
-    return sql_literal(moment.astimezone(UTC))

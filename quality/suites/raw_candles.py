@@ -3,15 +3,15 @@ requested minute accounted for (blocking); every requested minute stored (comple
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import great_expectations as gx
 
 from quality.gate import SuiteSpec, sql_literal, unexpected_rows
+from quality.suites.common import key_expectations, ohlc_expectations
 
 NAME = "raw_candles_1m"
 KEY_COLUMNS = ("symbol", "open_time")
-PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # The minutes succeeded candle loads asked for in the window, per symbol. range_agg merges the
 # spans of overlapping batches (re-runs, different chunkings).
@@ -57,21 +57,11 @@ group by requested_minutes.symbol
 
 
 def suite(start: datetime, end: datetime) -> SuiteSpec:
-    s, e = _literal(start), _literal(end)
-    expect = gx.expectations
+    s, e = sql_literal(start), sql_literal(end)
     expectations = [
-        *(expect.ExpectColumnValuesToNotBeNull(column=c, meta={"rule": f"{c}_not_null"}) for c in (*KEY_COLUMNS, *PRICE_COLUMNS, "volume", "batch_id")),
-        expect.ExpectCompoundColumnsToBeUnique(column_list=list(KEY_COLUMNS), meta={"rule": "key_unique"}),
-        *(
-            expect.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True, meta={"rule": f"{c}_positive"})
-            for c in PRICE_COLUMNS
-        ),
-        expect.ExpectColumnValuesToBeBetween(column="volume", min_value=0, meta={"rule": "volume_non_negative"}),
-        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="low", or_equal=True, meta={"rule": "high_gte_low"}),
-        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="open", or_equal=True, meta={"rule": "high_gte_open"}),
-        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="close", or_equal=True, meta={"rule": "high_gte_close"}),
-        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="open", column_B="low", or_equal=True, meta={"rule": "low_lte_open"}),
-        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="close", column_B="low", or_equal=True, meta={"rule": "low_lte_close"}),
+        *key_expectations(KEY_COLUMNS),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="batch_id", meta={"rule": "batch_id_not_null"}),
+        *ohlc_expectations("volume"),
         unexpected_rows(
             "minutes_accounted_for",
             "Every minute requested for a symbol in the window is stored, quarantined with its rule, or recorded as not served.",
@@ -83,7 +73,7 @@ def suite(start: datetime, end: datetime) -> SuiteSpec:
 
 def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
     """Every requested minute stored: fails on the exchange's own gaps, so it warns rather than blocks."""
-    s, e = _literal(start), _literal(end)
+    s, e = sql_literal(start), sql_literal(end)
     return SuiteSpec(
         name=f"{NAME}_completeness",
         batch_query=_window_query(s, e),
@@ -100,7 +90,3 @@ def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
 
 def _window_query(s: str, e: str) -> str:
     return f"select symbol, open_time, open, high, low, close, volume, batch_id from raw.candles_1m where open_time >= {s} and open_time < {e}"
-
-
-def _literal(moment: datetime) -> str:
-    return sql_literal(moment.astimezone(UTC))

@@ -42,7 +42,7 @@ RELATIONS = (
     "marts.dim_symbols", "marts.dim_symbols_history", "marts.fct_symbol_scores", "marts.fct_portfolio_composition",
     "marts.fct_decisions", "marts.fct_scoring_performance", "marts.fct_scoring_performance_summary",
     "marts.fct_portfolio_history", "marts.fct_portfolio_analytics", "marts.fct_portfolio_sector_exposure",
-    "marts.fct_decision_impact", "marts.fct_decision_impact_summary",
+    "marts.fct_decision_impact", "marts.fct_decision_impact_summary", "marts.fct_data_quality",
     "marts.scoring_algorithms", "marts.scoring_algorithm_weights", "marts.scoring_algorithm_parameters",
 )
 

@@ -39,6 +39,7 @@ WINDOWED = {
     "marts.fct_decisions": "decision_id",
     "marts.fct_portfolio_history": "algorithm_version, as_of, symbol",
     "marts.fct_portfolio_sector_exposure": "algorithm_version, as_of, sector",
+    "marts.fct_data_quality": "symbol, day",
 }
 # hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
 # a single hour, a day across the start of the flat stretch and of the late listing, a window

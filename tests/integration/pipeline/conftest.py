@@ -84,6 +84,11 @@ class Pipeline:
         with psycopg.connect(self.url) as conn:
             return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
 
+    def execute(self, statements: str) -> None:
+        """Run statements that return no rows (DDL), in one transaction."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute(statements)  # type: ignore[arg-type]
+
 
 @pytest.fixture(scope="session")
 def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -31,7 +31,7 @@ ROW_VERSIONS = (
     "raw.candles_1m", "raw.contracts", "portfolio.evaluations", "portfolio.composition", "portfolio.decisions",
     "lifecycle.transitions", "lifecycle.evaluated_hours",
 )
-GATES = {"raw_candles_1m_gate", "portfolio_composition_gate"}
+GATES = {"raw_candles_1m_gate", "staging_gate", "intermediate_gate", "marts_gate", "portfolio_composition_gate"}
 
 
 def fingerprint(pipeline: Pipeline) -> dict[str, tuple[object, ...]]:

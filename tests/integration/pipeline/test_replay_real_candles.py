@@ -107,10 +107,10 @@ def run_market_pipeline(pipeline: Pipeline, symbols: list[str]) -> dg.ExecuteInP
     candles, their GX gate and every market dbt model and test (staging, intermediate, marts).
     Open interest and the portfolio are left out; they are not what this test checks."""
     from orchestration.assets.ingestion import kucoin_candles_1m
-    from orchestration.assets.transformation import dbt_market_models
+    from orchestration.assets.transformation import MARKET_LAYERS
     from orchestration.definitions import defs
 
-    selection = dg.AssetSelection.assets(kucoin_candles_1m, dbt_market_models).resolve(defs.resolve_asset_graph())
+    selection = dg.AssetSelection.assets(kucoin_candles_1m, *MARKET_LAYERS.values()).resolve(defs.resolve_asset_graph())
     return defs.resolve_job_def("market_pipeline").execute_in_process(
         instance=pipeline.instance,
         tags=range_tags(partition_key(FIRST_HOUR), partition_key(FIRST_HOUR + timedelta(hours=HOURS - 1))),

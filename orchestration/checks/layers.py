@@ -1,0 +1,63 @@
+"""Blocking GX gates on the derived layers: one check op per layer, one blocking check per model.
+
+A blocking check only holds back the steps of other ops that read the asset it checks, so each
+layer (its own dbt invocation, see orchestration.assets.transformation) gets a check on every
+one of its models: a failed gate stops every model of the next layer, whichever of this
+layer's models it reads. The layer's suites (quality.suites.layers) run once; each model's check
+fails when the gate failed, and its metadata names the suites and rules that did. Flagged rows
+stay in place and are recorded in quarantine.gate_findings.
+"""
+
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import dagster as dg
+
+from orchestration.checks.gates import check_result, record_findings
+from orchestration.partitions import hourly
+from orchestration.resources.database import PostgresResource
+from quality.gate import GateResult, SuiteSpec, run_suites
+from quality.suites.layers import LAYERS
+
+
+def layer_gate(layer: str, assets: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    suites: Callable[[datetime, datetime], list[SuiteSpec]] = LAYERS[layer]
+    name = f"{layer}_gate"
+    specs = [
+        dg.AssetCheckSpec(name, asset=key, blocking=True, partitions_def=hourly, description=_description(layer))
+        for key in sorted(k for k in assets.keys if k.path[0] == layer)
+    ]
+
+    @dg.multi_asset_check(name=name, specs=specs, description=_description(layer))
+    def gate(context: dg.AssetCheckExecutionContext, database: PostgresResource) -> Iterator[dg.AssetCheckResult]:
+        window = context.partition_time_window
+        results = run_suites(database.url, suites(window.start, window.end))
+        recorded = record_findings(database.url, layer, results, window.start, window.end, context.run.run_id)
+        failed = [r for r in results if not r.success]
+        for result in failed:
+            context.log.error(result.summary())
+        for spec in specs:
+            yield _layer_result(spec, results, failed, recorded, f"{window.start} .. {window.end}")
+
+    return gate
+
+
+def _layer_result(spec: dg.AssetCheckSpec, results: list[GateResult], failed: list[GateResult], recorded: int, window: str) -> dg.AssetCheckResult:
+    own = next((r for r in results if r.suite == spec.asset_key.path[-1]), None)
+    layer = GateResult(spec.name, [o for r in results for o in r.outcomes])
+    return check_result(layer, {
+        "window": window,
+        "suites": ", ".join(r.suite for r in results),
+        "failed_suites": ", ".join(r.suite for r in failed) or "none",
+        "own_suite": own.summary() if own else "none (gated by the layer's suites)",
+        "rows_recorded": recorded,
+    }, spec=spec)
+
+
+def _description(layer: str) -> str:
+    return (
+        f"Great Expectations suites of the {layer} layer on the partition window (quality/suites/layers.py). "
+        f"Blocking: a failure in any {layer} suite stops every model that reads this layer; the flagged rows stay in "
+        "place and are recorded in quarantine.gate_findings with the suite, expectation and rule."
+    )
