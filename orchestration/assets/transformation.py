@@ -50,7 +50,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: Pos
     # dbt reads its connection from ZMART_DBT_*; derive them from the one database setting.
     os.environ.update(ConnectionParams.from_url(database.url).dbt_env())
     window = context.partition_time_window
-    dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
+    # dagster_run_id: the run the algorithm-version ledger records (macros/change_history.sql)
+    dbt_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat(), "dagster_run_id": context.run_id}
     for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
         if isinstance(event, dg.Output):
             extra = _charts(context.asset_key_for_output(event.output_name), database.url, window.end)
