@@ -46,9 +46,10 @@ class LayeredTranslator(DagsterDbtTranslator):
 translator = LayeredTranslator()
 
 
-def dbt_environment(url: str, window: dg.TimeWindow) -> dict[str, str]:
+def dbt_environment(url: str, window: dg.TimeWindow, run_id: str) -> dict[str, str]:
     """What dbt reads from the environment in a run: the connection (profiles.yml, ZMART_DBT_*
-    derived from the one database setting) and the partition window (macros/window.sql).
+    derived from the one database setting), the partition window (macros/window.sql) and the
+    Dagster run the algorithm-version ledger records (macros/change_history.sql).
 
     Goes into os.environ: DbtCliResource.cli takes no environment, it starts dbt with a copy of
     os.environ (dagster-dbt 0.29). Safe across steps: a process runs one step at a time (the
@@ -56,12 +57,12 @@ def dbt_environment(url: str, window: dg.TimeWindow) -> dict[str, str]:
     step sets all of it before starting dbt; dbt reads the window only at execution, so a value
     left over in the process cannot reach a `dbt parse`.
     """
-    return {**ConnectionParams.from_url(url).dbt_env(), **window_env(window.start, window.end)}
+    return {**ConnectionParams.from_url(url).dbt_env(), **window_env(window.start, window.end), "ZMART_DAGSTER_RUN_ID": run_id}
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, database: PostgresResource) -> Iterator[Any]:
     window = context.partition_time_window
-    os.environ.update(dbt_environment(database.url, window))
+    os.environ.update(dbt_environment(database.url, window, context.run_id))
     invocation = dbt.cli(["build"], context=context)
     for event in invocation.stream():
         if isinstance(event, dg.Output):

@@ -114,7 +114,7 @@ def load(conn: psycopg.Connection, version: str) -> PortfolioData:
     )
 
 
-def _table(header: Sequence[str], body: Sequence[Sequence[object]], numeric: Sequence[int] = ()) -> str:
+def table(header: Sequence[str], body: Sequence[Sequence[object]], numeric: Sequence[int] = ()) -> str:
     """An HTML table; the columns at the ``numeric`` positions are right-aligned."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     lines = []
@@ -133,7 +133,7 @@ def _analytics(analytics: Sequence[Row]) -> str:
         return "<p>No analytics yet.</p>"
     body: list[list[object]] = [["hours with a return", *(by_period[p]["return_hours"] for p in periods)]]
     body += [[label, *(figure(by_period[p][column], kind) for p in periods)] for column, label, kind in HEADLINE_FIGURES]
-    return _table(["figure", *periods], body, numeric=range(1, len(periods) + 1))
+    return table(["figure", *periods], body, numeric=range(1, len(periods) + 1))
 
 
 def _image(uri: str, alt: str) -> str:
@@ -168,7 +168,7 @@ def render(data: PortfolioData, generated_at: datetime) -> str:
         as_of = data.holdings[0]["as_of"]
         sections += [
             f'<h2 id="holdings">Holdings at {as_of:%Y-%m-%d %H:%M} UTC</h2>',
-            _table(
+            table(
                 ["#", "symbol", "weight", "composite score", "decision", "reason"],
                 [[h["position"], h["symbol"], f"{float(h['weight']):.2%}", f"{float(h['composite_score']):.4f}", h["action"] or "", h["reason"] or ""]
                  for h in data.holdings],
@@ -176,12 +176,12 @@ def render(data: PortfolioData, generated_at: datetime) -> str:
             ),
         ]
     if data.decisions:
-        sections += ["<h3>Removed at that evaluation</h3>", _table(["symbol", "reason"], [[d["symbol"], d["reason"]] for d in data.decisions])]
+        sections += ["<h3>Removed at that evaluation</h3>", table(["symbol", "reason"], [[d["symbol"], d["reason"]] for d in data.decisions])]
     if data.sectors:
         sections += [
             f"<h2>Sector exposure at {data.sectors[0]['as_of']:%Y-%m-%d %H:%M} UTC</h2>",
             _image(charts.bar_chart("sector weights", [s["sector"] for s in data.sectors], [float(s["weight"]) for s in data.sectors], "weight"), "sector exposure"),
-            _table(
+            table(
                 ["sector", "weight", "holdings", "symbols"],
                 [[s["sector"], f"{float(s['weight']):.2%}", s["holding_count"], ", ".join(s["symbols"])] for s in data.sectors],
                 numeric=(1, 2),

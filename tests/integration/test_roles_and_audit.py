@@ -119,6 +119,9 @@ CAN: list[tuple[str, str]] = [
     ("zmart_transform", AS_TRANSFORM + "drop table marts.transform_built; create table marts.transform_built as select 2 as id"),
     ("zmart_transform", AS_TRANSFORM + "create or replace view staging.transform_view as select symbol, open_time, close from raw.candles_1m"),
     ("zmart_transform", AS_TRANSFORM + "create or replace function zmart_fn.scratch() returns int language sql as 'select 1'"),
+    ("zmart_transform", "select count(*) from history.schema_migrations"),
+    ("zmart_transform", "insert into history.algorithm_versions (algorithm_version, parameters_hash, weights, parameters, status, dbt_invocation_id) "
+                        "values ('vtest', md5('vtest'), '{}', '{}', 'candidate', 'test')"),
     ("zmart_analyst", "select (select count(*) from marts.app_built) + (select count(*) from marts.transform_built)"),
     ("zmart_trader", "select (select count(*) from marts.app_built) + (select count(*) from marts.transform_built)"),
     ("zmart_trader", "select (select count(*) from portfolio.composition) + (select count(*) from portfolio.decisions)"),
@@ -196,6 +199,11 @@ LEDGER_TAMPERING = [
     "alter table lifecycle.transitions disable trigger transitions_append_only",
     "alter table lifecycle.evaluated_hours disable trigger all",
     "drop schema lifecycle cascade",
+    "update history.algorithm_versions set weights = '{}'",
+    "delete from history.algorithm_versions",
+    "truncate history.algorithm_versions",
+    "alter table history.algorithm_versions disable trigger algorithm_versions_append_only",
+    "drop schema history cascade",
     "create or replace function lifecycle.assert_transition() returns trigger language plpgsql as 'begin return new; end'",
     "create or replace function lifecycle.refuse_change() returns trigger language plpgsql as 'begin return null; end'",
     "set role zmart_audit",
@@ -226,6 +234,7 @@ def ledger_rows(url: str, manager_ran: dict[str, Any]) -> None:
         ("lifecycle.transitions", "delete from lifecycle.transitions"),
         ("lifecycle.transitions", "truncate lifecycle.transitions"),
         ("lifecycle.evaluated_hours", "truncate lifecycle.evaluated_hours"),
+        ("history.algorithm_versions", "truncate history.algorithm_versions"),
     ],
 )
 def test_the_ledgers_refuse_changes_by_their_owner_too(
@@ -242,7 +251,7 @@ def test_the_ledgers_are_sealed(url: str) -> None:
             """
             select c.oid::regclass::text, pg_get_userbyid(c.relowner), pg_get_userbyid(n.nspowner)
             from pg_class c join pg_namespace n on n.oid = c.relnamespace
-            where c.oid in ('audit.change_log'::regclass, 'audit.ledgers'::regclass, 'lifecycle.transitions'::regclass, 'lifecycle.evaluated_hours'::regclass)
+            where c.oid in ('audit.change_log'::regclass, 'audit.ledgers'::regclass, 'lifecycle.transitions'::regclass, 'lifecycle.evaluated_hours'::regclass, 'history.algorithm_versions'::regclass)
             order by 1
             """
         ).fetchall()

@@ -34,7 +34,7 @@ def error_lines(result: Result) -> list[str]:
 
 def test_every_command_and_option_has_help() -> None:
     found = list(commands(main, click.Context(main)))
-    assert {"zmart db start", "zmart demo", "zmart docs", "zmart report portfolio", "zmart sim serve", "zmart ui"} <= {p for p, _ in found}
+    assert {"zmart db start", "zmart demo", "zmart docs", "zmart report portfolio", "zmart report compliance", "zmart sim serve", "zmart ui"} <= {p for p, _ in found}
     for path, command in found:
         assert command.help, f"{path}: no help text"
         for param in command.params:
@@ -79,4 +79,41 @@ def test_a_busy_port_is_refused_before_anything_starts(command: str) -> None:
 def test_the_report_refuses_a_bad_output_path(tmp_path: object, out: str, message: str) -> None:
     target = f"{tmp_path}/{out}"
     lines = error_lines(invoke("report", "portfolio", "--out", target))
+    assert len(lines) == 1 and lines[0].startswith(f"Error: --out {target}: ") and lines[0].endswith(message), lines
+
+
+PERIOD = ("--from", "2026-11-01T00:00:00+00:00", "--to", "2026-11-02T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from", "2026-11-02T00:00:00Z", "--to", "2026-11-01T00:00:00Z"),
+         "--from 2026-11-02T00:00:00Z must be before --to 2026-11-01T00:00:00Z (the period is [--from, --to))"),
+        (("--from", "2026-11-01T00:00:00Z", "--to", "2026-11-01T00:00:00Z"),
+         "--from 2026-11-01T00:00:00Z must be before --to 2026-11-01T00:00:00Z (the period is [--from, --to))"),
+        (("--from", "yesterday", "--to", "2026-11-01T00:00:00Z"),
+         "--from 'yesterday': not an ISO-8601 timestamp; expected e.g. 2026-11-01T00:00:00+00:00"),
+        (("--from", "2026-11-01T00:00:00Z", "--to", "2026-13-01T00:00:00Z"),
+         "--to '2026-13-01T00:00:00Z': not an ISO-8601 timestamp; expected e.g. 2026-11-01T00:00:00+00:00"),
+        (("--from", "2026-11-01T00:00:00", "--to", "2026-11-02T00:00:00Z"),
+         "--from '2026-11-01T00:00:00': has no UTC offset; add one (Z or +00:00), e.g. 2026-11-01T00:00:00+00:00"),
+    ],
+)
+def test_the_compliance_report_refuses_a_bad_period(tmp_path: object, args: tuple[str, ...], message: str) -> None:
+    lines = error_lines(invoke("report", "compliance", *args, "--out", f"{tmp_path}/compliance.html"))
+    assert lines == [f"Error: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/compliance.txt", "the report is HTML; give a file ending in .html"),
+        ("{tmp}/missing/compliance.html", "does not exist"),
+        ("/proc/compliance.html", "cannot be written (No such file or directory)"),
+    ],
+)
+def test_the_compliance_report_refuses_an_unwritable_output(tmp_path: object, out: str, message: str) -> None:
+    target = out.format(tmp=tmp_path)
+    lines = error_lines(invoke("report", "compliance", *PERIOD, "--out", target))
     assert len(lines) == 1 and lines[0].startswith(f"Error: --out {target}: ") and lines[0].endswith(message), lines

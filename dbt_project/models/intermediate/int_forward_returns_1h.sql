@@ -30,7 +30,7 @@
 
 with lookahead_bars as (
     -- the bars closing at the rebuilt score_times and up to {{ max_horizon }} hours after them
-    select symbol, bucket_start + interval '1 hour' as closes_at, close
+    select symbol, bucket_start + interval '1 hour' as closes_at, close, batch_ids
     from {{ ref("int_candles_1h") }}
     where bucket_start >= {{ hours_after(build_window_start(), -max_horizon) }}
       and bucket_start < {{ hours_after(window_end(), max_horizon) }}
@@ -48,7 +48,9 @@ select
     score_bars.closes_at + make_interval(hours => horizons.horizon_hours) as horizon_end,
     score_bars.close,
     horizon_bars.close as horizon_end_close,
-    horizon_bars.close / nullif(score_bars.close, 0) - 1 as forward_return
+    horizon_bars.close / nullif(score_bars.close, 0) - 1 as forward_return,
+    -- the two bars' batches (the horizon bar's only when it exists)
+    {{ merge_batch_ids(["score_bars.batch_ids", "horizon_bars.batch_ids"]) }} as input_batch_ids
 from lookahead_bars as score_bars
 cross join horizons
 left join lookahead_bars as horizon_bars

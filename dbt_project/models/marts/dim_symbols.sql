@@ -36,6 +36,9 @@ described as (
         versions.first_seen_at as first_seen_at_ever,
         versions.last_seen_at as last_seen_at_ever,
         last_snapshot.batch_id as snapshot_batch_id,
+        -- lineage: the snapshot that opened the current version and the last one (mark price,
+        -- turnover, open interest)
+        {{ merge_batch_ids(["current_versions.input_batch_ids", "array[last_snapshot.batch_id]"]) }} as symbol_batch_ids,
         last_snapshot.mark_price,
         -- KuCoin serves an inverse contract's 24h turnover in the base coin and its volume in
         -- lots of 1 USD: the USD turnover is the lot volume
@@ -119,6 +122,7 @@ select
     classified_at,
     latest_clusters.cluster_id,
     latest_clusters.cluster_size,
-    latest_clusters.cluster_as_of
+    latest_clusters.cluster_as_of,
+    symbol_batch_ids as input_batch_ids
 from flagged
 left join latest_clusters using (symbol)

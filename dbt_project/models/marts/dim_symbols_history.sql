@@ -168,5 +168,7 @@ select
     last_seen_at,
     last_observed_at,
     batch_id,
+    -- lineage: the snapshot that opened the version (every attribute of the row is its)
+    array[batch_id]::bigint[] as input_batch_ids,
     version_hash
 from versions

@@ -43,7 +43,8 @@ with day_evaluations as (
         -- the pairs of the IC: both sides defined
         case when forward_returns.forward_return is not null then evaluations.score end as ic_score,
         case when evaluations.score is not null then forward_returns.forward_return::double precision end as ic_forward_return,
-        (consensus.votes -> evaluations.agent ->> 'weight')::double precision as consensus_weight
+        (consensus.votes -> evaluations.agent ->> 'weight')::double precision as consensus_weight,
+        forward_returns.input_batch_ids
     from {{ ref("int_agent_evaluations_1h") }} as evaluations
     left join {{ ref("int_forward_returns_1h") }} as forward_returns
         on forward_returns.symbol = evaluations.symbol
@@ -72,7 +73,8 @@ select
     avg(forward_return order by symbol, score_time) filter (where recommendation = 'sell') as mean_forward_return_sell,
     count(ic_score) as ic_observation_count,
     {{ pearson_correlation("ic_forward_return", "ic_score", "symbol, score_time") }} as ic,
-    avg(consensus_weight order by symbol, score_time) as mean_consensus_weight
+    avg(consensus_weight order by symbol, score_time) as mean_consensus_weight,
+    {{ union_batch_ids("input_batch_ids") }} as input_batch_ids
 -- the averages accumulate in (symbol, score_time) order, so every run rounds alike
 from day_evaluations
 group by agent, score_date

@@ -44,7 +44,7 @@
 -- scores from {{ max_horizon }} hours earlier. All the versions in fct_symbol_scores are evaluated.
 
 with eligible_scores as (
-    select algorithm_version, score_time, symbol, composite_score
+    select algorithm_version, score_time, symbol, composite_score, input_batch_ids
     from {{ ref("fct_symbol_scores") }}
     where is_eligible
       and score_time >= {{ hours_after(rows_start, -max_horizon) }}
@@ -59,6 +59,7 @@ ranked_scores as (
         score_time,
         symbol,
         composite_score,
+        input_batch_ids,
         {{ average_rank("composite_score", "algorithm_version, score_time") }} as factor_rank,
         count(*) over (partition by algorithm_version, score_time) as eligible_count
     from eligible_scores
@@ -74,7 +75,8 @@ score_returns as (
         ranked_scores.symbol,
         ranked_scores.composite_score,
         ranked_scores.eligible_count,
-        forward_returns.forward_return
+        forward_returns.forward_return,
+        {{ merge_batch_ids(["ranked_scores.input_batch_ids", "forward_returns.input_batch_ids"]) }} as input_batch_ids
     from ranked_scores
     inner join {{ ref("int_forward_returns_1h") }} as forward_returns
         on forward_returns.symbol = ranked_scores.symbol
@@ -202,8 +204,10 @@ rank_autocorrelations as (
 ),
 
 performance_groups as (
-    select distinct {{ group_columns }}, eligible_count
+    -- lineage: the batches of the group's eligible scores and of their forward-return bars
+    select {{ group_columns }}, eligible_count, {{ union_batch_ids("input_batch_ids") }} as input_batch_ids
     from score_returns
+    group by {{ group_columns }}, eligible_count
 )
 
 select
@@ -221,7 +225,8 @@ select
     {%- endfor %}
     horizon_statistics.quantile_{{ quantiles }}_mean_return - horizon_statistics.quantile_1_mean_return as quantile_spread,
     coalesce(rank_autocorrelations.autocorrelation_symbol_count, 0)::integer as autocorrelation_symbol_count,
-    rank_autocorrelations.rank_autocorrelation
+    rank_autocorrelations.rank_autocorrelation,
+    performance_groups.input_batch_ids
 from performance_groups
 left join horizon_statistics using (algorithm_version, horizon_hours, score_time)
 left join rank_autocorrelations using (algorithm_version, horizon_hours, score_time)

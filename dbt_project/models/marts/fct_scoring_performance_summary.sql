@@ -29,7 +29,8 @@ with summary as (
         count(quantile_spread) as quantile_spread_count,
         avg(quantile_spread order by score_time) as mean_quantile_spread,
         count(rank_autocorrelation) as rank_autocorrelation_count,
-        avg(rank_autocorrelation order by score_time) as mean_rank_autocorrelation
+        avg(rank_autocorrelation order by score_time) as mean_rank_autocorrelation,
+        {{ union_batch_ids("input_batch_ids") }} as input_batch_ids
     from {{ ref("fct_scoring_performance") }}
     group by algorithm_version, horizon_hours
 )
@@ -51,5 +52,6 @@ select
     quantile_spread_count::integer as quantile_spread_count,
     mean_quantile_spread,
     rank_autocorrelation_count::integer as rank_autocorrelation_count,
-    mean_rank_autocorrelation
+    mean_rank_autocorrelation,
+    input_batch_ids
 from summary

@@ -5,7 +5,7 @@
         unique_key=["symbol", "score_time", "algorithm_version"],
         incremental_predicates=[window_delete_predicate("score_time", shift="1 hour")],
         on_schema_change="fail",
-        post_hook="analyze {{ this }}",
+        post_hook=["analyze {{ this }}", "{{ record_algorithm_versions() }}"],
         indexes=[
             {"columns": ["symbol", "score_time", "algorithm_version"], "unique": true},
             {"columns": ["score_time", "algorithm_version"]},
@@ -72,17 +72,7 @@ version_parameters as (
 ),
 
 version_hashes as (
-    -- md5 of the version's weight and parameter rows as lines, sorted bytewise, joined by newlines:
-    -- '<version>|weight|<component>|<weight without trailing zeros>', '<version>|parameter|<name>|<value>'
-    select algorithm_version, md5(string_agg(line, E'\n' order by line collate "C")) as parameters_hash
-    from (
-        select algorithm_version, algorithm_version || '|weight|' || component || '|' || trim_scale(weight)::text as line
-        from {{ ref("scoring_algorithm_weights") }}
-        union all
-        select algorithm_version, algorithm_version || '|parameter|' || parameter || '|' || value
-        from {{ ref("scoring_algorithm_parameters") }}
-    ) as lines
-    group by algorithm_version
+    {{ algorithm_parameter_hashes() }}
 ),
 
 versions as (

@@ -37,9 +37,15 @@
 -- every input is read by key (ten holdings, 45 pairs per evaluation), bounded whatever the history.
 
 with evaluations as (
-    select evaluation_id, algorithm_version, as_of, policy, relaxations
-    from {{ ref("stg_portfolio__evaluations") }}
-    where outcome = 'formed' and policy is not null and {{ in_build_window("as_of") }}
+    select
+        evaluations.evaluation_id,
+        evaluations.algorithm_version,
+        evaluations.as_of,
+        evaluations.policy,
+        evaluations.relaxations,
+        {{ evaluation_batch_ids("evaluations.as_of", "evaluations.algorithm_version") }} as score_batch_ids
+    from {{ ref("stg_portfolio__evaluations") }} as evaluations
+    where evaluations.outcome = 'formed' and evaluations.policy is not null and {{ in_build_window("evaluations.as_of") }}
 ),
 
 regimes as (
@@ -74,7 +80,8 @@ holdings as (
         composition.weight,
         scores.turnover_quote_24h,
         extract(epoch from evaluations.as_of - coalesce(history.listed_at, history.first_seen_at)) / 3600 as listing_age_hours,
-        case when sectors.sector is null then 'unknown:' || composition.symbol else sectors.sector end as sector_key
+        case when sectors.sector is null then 'unknown:' || composition.symbol else sectors.sector end as sector_key,
+        history.input_batch_ids as master_batch_ids
     from evaluations
     inner join {{ ref("stg_portfolio__composition") }} as composition using (evaluation_id)
     left join {{ ref("fct_symbol_scores") }} as scores
@@ -82,7 +89,7 @@ holdings as (
         and scores.algorithm_version = evaluations.algorithm_version
     left join lateral (
         -- the row in force: the latest starting at or before as_of (one index row, read backwards)
-        select history.listed_at, history.first_seen_at, history.base_currency
+        select history.listed_at, history.first_seen_at, history.base_currency, history.input_batch_ids
         from {{ ref("dim_symbols_history") }} as history
         where history.symbol = composition.symbol
           and {{ valid_at("evaluations.as_of", "history") }}
@@ -100,7 +107,8 @@ holding_measures as (
         min(turnover_quote_24h) as min_turnover,
         count(turnover_quote_24h) = count(*) as turnover_known,
         min(listing_age_hours) as min_listing_age,
-        count(listing_age_hours) = count(*) as listing_age_known
+        count(listing_age_hours) = count(*) as listing_age_known,
+        {{ union_batch_ids("master_batch_ids") }} as master_batch_ids
     from holdings
     group by evaluation_id
 ),
@@ -136,6 +144,7 @@ measured as (
         holding_measures.turnover_known,
         holding_measures.min_listing_age,
         holding_measures.listing_age_known,
+        holding_measures.master_batch_ids,
         coalesce(sector_counts.max_sector_holdings, 0) as max_sector_holdings,
         pair_correlations.max_correlation
     from limits
@@ -176,5 +185,7 @@ select
     limit_value,
     measured_value,
     coalesce(passed, false) as passed,
-    constraint_name = any(relaxations) as is_relaxed
+    constraint_name = any(relaxations) as is_relaxed,
+    -- lineage: the scores the evaluation ranked and its holdings' symbol-master rows
+    {{ merge_batch_ids(["score_batch_ids", "master_batch_ids"]) }} as input_batch_ids
 from constraint_rows

@@ -1,4 +1,6 @@
 {%- set horizons = decision_impact_horizons() -%}
+{%- set horizon_bar_batches = [] -%}
+{%- for name, hours in horizons %}{% do horizon_bar_batches.append("end_bar_" ~ name ~ ".batch_ids") %}{% endfor -%}
 -- The measured impact of every portfolio decision: one row per add / remove decision with the
 -- symbol's forward returns from as_of, and per evaluation the edge of the adds over the removes.
 --
@@ -19,7 +21,7 @@
 -- so a window would have to reach a week back, and the decision history is small (a few rows an hour).
 
 with decisions as (
-    select decision_id, evaluation_id, as_of, algorithm_version, symbol, action, details
+    select decision_id, evaluation_id, as_of, algorithm_version, symbol, action, details, input_batch_ids
     from {{ ref("fct_decisions") }}
     where action in ('add', 'remove')
 ),
@@ -51,6 +53,7 @@ forward_returns as (
     select
         decisions.decision_id,
         start_bar.close as start_price,
+        {{ merge_batch_ids(["decisions.input_batch_ids", "start_bar.batch_ids"] + horizon_bar_batches) }} as input_batch_ids,
         {%- for name, hours in horizons %}
         end_bar_{{ name }}.close / start_bar.close - 1 as forward_return_{{ name }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -100,8 +103,9 @@ select
     edges.evaluation_adds,
     edges.evaluation_removes,
     {%- for name, hours in horizons %}
-    edges.edge_{{ name }}{{ "," if not loop.last }}
+    edges.edge_{{ name }},
     {%- endfor %}
+    forward_returns.input_batch_ids
 from decisions
 inner join forward_returns on forward_returns.decision_id = decisions.decision_id
 inner join edges on edges.evaluation_id = decisions.evaluation_id

@@ -16,11 +16,15 @@
 -- (as_of = bucket end). Decisions are records the manager never rewrites.
 
 with window_evaluations as (
-    select evaluation_id, as_of, algorithm_version
-    from {{ ref("stg_portfolio__evaluations") }}
+    select
+        evaluations.evaluation_id,
+        evaluations.as_of,
+        evaluations.algorithm_version,
+        {{ evaluation_batch_ids("evaluations.as_of", "evaluations.algorithm_version") }} as input_batch_ids
+    from {{ ref("stg_portfolio__evaluations") }} as evaluations
     -- scored_bucket_start (= as_of - 1 hour) in the window, written so the index on as_of applies
-    where as_of >= {{ build_window_start() }} + interval '1 hour'
-      and as_of < {{ window_end() }} + interval '1 hour'
+    where evaluations.as_of >= {{ build_window_start() }} + interval '1 hour'
+      and evaluations.as_of < {{ window_end() }} + interval '1 hour'
 )
 
 select
@@ -33,7 +37,9 @@ select
     decisions.reason,
     decisions.composite_score,
     decisions.score_rank,
-    decisions.details
+    decisions.details,
+    -- lineage: every decision of an evaluation rests on the whole ranking it read
+    window_evaluations.input_batch_ids
 from window_evaluations
 inner join {{ ref("stg_portfolio__decisions") }} as decisions
     on decisions.evaluation_id = window_evaluations.evaluation_id

@@ -181,6 +181,17 @@ return_statistics as (
     from period_statistics
 ),
 
+period_batches as (
+    -- lineage: every fct_portfolio_history row (holding) of the period's evaluations
+    select periods.algorithm_version, periods.period, {{ union_batch_ids("history.input_batch_ids") }} as input_batch_ids
+    from periods
+    inner join {{ ref("fct_portfolio_history") }} as history
+        on history.algorithm_version = periods.algorithm_version
+        and history.as_of >= periods.period_start
+        and history.as_of < periods.period_end
+    group by periods.algorithm_version, periods.period
+),
+
 largest_sectors as (
     select distinct on (versions.algorithm_version)
         versions.algorithm_version,
@@ -325,7 +336,8 @@ select
     coalesce(diversification.sample_hours, 0) as diversification_hours,
     evaluation_statistics.average_turnover,
     largest_sectors.largest_sector,
-    largest_sectors.largest_sector_weight
+    largest_sectors.largest_sector_weight,
+    period_batches.input_batch_ids
 from periods
 inner join evaluation_statistics
     on evaluation_statistics.algorithm_version = periods.algorithm_version
@@ -337,3 +349,6 @@ left join diversification
     on diversification.algorithm_version = periods.algorithm_version
     and diversification.period = periods.period
 left join largest_sectors on largest_sectors.algorithm_version = periods.algorithm_version
+inner join period_batches
+    on period_batches.algorithm_version = periods.algorithm_version
+    and period_batches.period = periods.period

@@ -18,7 +18,9 @@ select
     holdings.symbol,
     holdings.position,
     holdings.weight,
-    holdings.composite_score
+    holdings.composite_score,
+    -- lineage: the scores the evaluation ranked
+    {{ evaluation_batch_ids("latest_evaluations.as_of", "latest_evaluations.algorithm_version") }} as input_batch_ids
 from latest_evaluations
 inner join {{ ref("stg_portfolio__composition") }} as holdings
     on holdings.evaluation_id = latest_evaluations.evaluation_id

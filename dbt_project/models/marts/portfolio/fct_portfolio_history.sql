@@ -40,11 +40,15 @@
 -- and an hourly run reads the same rows whatever the history length.
 
 with window_evaluations as (
-    select evaluation_id, as_of, algorithm_version
-    from {{ ref("stg_portfolio__evaluations") }}
-    where outcome = 'formed'
-      and {{ in_build_window("as_of") }}
-      and as_of <= (select max(bucket_start) from {{ ref("int_candles_1h") }})
+    select
+        evaluations.evaluation_id,
+        evaluations.as_of,
+        evaluations.algorithm_version,
+        {{ evaluation_batch_ids("evaluations.as_of", "evaluations.algorithm_version") }} as score_batch_ids
+    from {{ ref("stg_portfolio__evaluations") }} as evaluations
+    where evaluations.outcome = 'formed'
+      and {{ in_build_window("evaluations.as_of") }}
+      and evaluations.as_of <= (select max(bucket_start) from {{ ref("int_candles_1h") }})
 ),
 
 previous_evaluations as (
@@ -113,7 +117,8 @@ marked_prices as materialized (
         (
             select candles.close from {{ ref("int_candles_1h") }} as candles
             where candles.symbol = marks.symbol and candles.bucket_start = marks.end_bar_start
-        ) as end_price
+        ) as end_price,
+        {{ merge_batch_ids([bar_batch_ids("marks.symbol", "marks.start_bar_start"), bar_batch_ids("marks.symbol", "marks.end_bar_start")]) }} as price_batch_ids
     from marks
 ),
 
@@ -126,6 +131,7 @@ symbol_returns as (
         start_price,
         end_price,
         end_price / start_price - 1 as symbol_return,
+        price_batch_ids,
         case
             when start_bar_start is null then 'no_price'
             when end_bar_start < as_of then 'no_bar_in_hour'
@@ -148,6 +154,7 @@ holding_returns as (
         symbol_returns.end_price,
         symbol_returns.symbol_return,
         symbol_returns.return_status,
+        symbol_returns.price_batch_ids,
         holdings.weight::double precision * symbol_returns.symbol_return as contribution
     from holdings
     inner join symbol_returns
@@ -219,7 +226,9 @@ select
     rebalances.previous_evaluation_id,
     rebalances.turnover,
     rebalances.adds,
-    rebalances.removes
+    rebalances.removes,
+    -- lineage: the scores the evaluation ranked, the holding's two price bars and the benchmark's
+    {{ merge_batch_ids(["window_evaluations.score_batch_ids", "holding_returns.price_batch_ids", "benchmark.price_batch_ids"]) }} as input_batch_ids
 from window_evaluations
 inner join holding_returns on holding_returns.evaluation_id = window_evaluations.evaluation_id
 inner join evaluation_returns on evaluation_returns.evaluation_id = window_evaluations.evaluation_id

@@ -31,7 +31,7 @@
 -- 'unknown' until they are rebuilt (as a full refresh would).
 
 with holdings as (
-    select algorithm_version, as_of, symbol, weight
+    select algorithm_version, as_of, symbol, weight, input_batch_ids
     from {{ ref("fct_portfolio_history") }}
     where {{ in_build_window("as_of") }}
 ),
@@ -42,11 +42,12 @@ holding_sectors as (
         holdings.as_of,
         holdings.symbol,
         holdings.weight,
-        coalesce(sectors.sector, 'unknown') as sector
+        coalesce(sectors.sector, 'unknown') as sector,
+        {{ merge_batch_ids(["holdings.input_batch_ids", "history.input_batch_ids"]) }} as input_batch_ids
     from holdings
     left join lateral (
         -- the row in force: the latest starting at or before as_of (one index row, read backwards)
-        select history.base_currency
+        select history.base_currency, history.input_batch_ids
         from {{ ref("dim_symbols_history") }} as history
         where history.symbol = holdings.symbol
           and {{ valid_at("holdings.as_of", "history") }}
@@ -62,6 +63,8 @@ select
     sector,
     sum(weight) as weight,
     count(*)::integer as holding_count,
-    array_agg(symbol order by symbol) as symbols
+    array_agg(symbol order by symbol) as symbols,
+    -- lineage: the holdings' fct_portfolio_history rows and their symbol-master rows
+    {{ union_batch_ids("input_batch_ids") }} as input_batch_ids
 from holding_sectors
 group by algorithm_version, as_of, sector
