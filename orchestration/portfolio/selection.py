@@ -49,8 +49,9 @@ while listed and with an eligible score at T, whatever its rank, turnover or lis
 are placed first, count toward the ten, the sector cap and the correlations of every other
 holding, and are never the weakest holding a challenger replaces. Where a pinned holding breaks a
 constraint in force (its turnover, its age, a sector over the cap, a correlation over the limit
-with another holding), the pin wins: the rule is added to the evaluation's relaxations and the
-pin's decision names it. More than ten honoured pins is an error (ten cannot hold them).
+with another holding), the pin wins: the rule is added to the evaluation's relaxations, the
+pin's decision names it, and its screening row shows the rule relaxed for it (no limit, with the
+measured value). More than ten honoured pins is an error (ten cannot hold them).
 
 If ten holdings cannot be found, constraints are relaxed one at a time in RELAXATION_ORDER (the
 estimated, portfolio-level constraints before the per-symbol ones) and the relaxation is
@@ -336,7 +337,8 @@ def select(
     weights, weighting, note = _weights([by_symbol[s] for s in members], constraints.weighting)
     holdings = [Holding(s, w, float(by_symbol[s].composite_score)) for s, w in zip(members, weights, strict=True)]  # type: ignore[arg-type]
     decisions = step.decisions(list(previous), members, relaxed, for_pins)
-    audit = [check for c in candidates for check in _audit(c, members, by_symbol, correlations, limits)] + active.audit(by_symbol)
+    audit = [step.relaxed_for_pin(check) for c in candidates for check in _audit(c, members, by_symbol, correlations, limits)]
+    audit += active.audit(by_symbol)
     return Selection(holdings, decisions, audit, step.streaks, [*relaxed, *for_pins], weighting, note)
 
 
@@ -559,6 +561,13 @@ class _Step:
                     pin.override_id if pin else None,
                 ))
         return out
+
+    def relaxed_for_pin(self, check: Check) -> Check:
+        """A rule a pinned holding breaks is relaxed for it: audited as relaxed (no limit), as the search's relaxations are."""
+        if check.rule not in self.broken.get(check.symbol, ()):
+            return check
+        pin = self.overrides.pinned[check.symbol]
+        return replace(check, limit=None, passed=True, detail=f"{check.detail} (the pin of {pin.describe()} wins: relaxed for it)")
 
     def _pin_wins(self, symbol: str) -> str:
         rules = self.broken.get(symbol)

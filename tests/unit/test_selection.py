@@ -295,7 +295,7 @@ def test_a_pin_is_held_whatever_its_rank_and_is_never_the_weakest_a_challenger_r
     assert decisions["S14"].override_id == 3 and decisions["S14"].reason.startswith("pinned by override #3 (desk note 3): held whatever its rank (rank 15 of 16")
     assert "the pin wins over min_turnover_24h_quote (recorded as relaxations)" in decisions["S14"].reason
     assert decisions["S09"].reason.startswith("removed: no slot left: 2 pinned symbols (S14, S15)")
-    assert result.relaxed == ["min_turnover_24h_quote"] and audit(result, "S14", "min_turnover_24h_quote") == (10.0, 1e6, False)
+    assert result.relaxed == ["min_turnover_24h_quote"] and audit(result, "S14", "min_turnover_24h_quote") == (10.0, None, True)  # relaxed for it
     # the next hour the pins are the weakest holdings by score: a challenger replaces S07, the weakest unpinned one
     symbols[10] = replace(symbols[10], composite_score=0.985)  # beats S07 (0.93) by 0.055, not S14 or S15 (0.86, 0.85): pinned
     again = select(symbols, NO_CORRELATIONS, held(result), {"S10": 1}, rules, [override(3, "S14", "pin"), override(4, "S15", "pin")])
@@ -321,6 +321,8 @@ def test_pins_over_the_sector_cap_win_as_a_recorded_relaxation_and_the_cap_still
     assert result.relaxed == ["sector_cap"]  # only for the pins: no other sector has more than three
     assert sorted(held(result)) == sorted(["S00", "S04", "S08", "S12", "S01", "S02", "S03", "S05", "S06", "S07"])
     assert all("the pin wins over sector_cap" in d.reason and "relaxed for pins: sector_cap" in d.reason for d in result.decisions if d.override_id is not None)
-    assert audit(result, "S12", "sector_cap") == (4.0, 3.0, False)
+    assert audit(result, "S12", "sector_cap") == (4.0, None, True)
+    [check] = [c for c in result.audit if c.symbol == "S12" and c.rule == "sector_cap"]
+    assert check.detail.endswith("exceeds cap 3 (the pin of override #3 (desk note 3) wins: relaxed for it)")
     with pytest.raises(SelectionError, match="11 listed, scored symbols are pinned .* at most 10 can be held"):
         select(universe(), NO_CORRELATIONS, [], {}, LOOSE, [override(i, f"S{i:02d}", "pin") for i in range(11)])

@@ -509,6 +509,11 @@ def test_overrides_exclude_pin_and_overlap_are_honoured_and_replay_equals_hourly
                 pins_won += 1
                 assert "sector_cap" in for_pins and all("the pin wins over sector_cap" in decisions[(moment, s)][3] for s in honoured)
         assert pins_won > 0
+        # every holding passes every screening row (the GX gate's rule): a rule a pin breaks is audited as relaxed for it
+        failing = [s for s in with_overrides["screening"] if s[1] in held.get(s[0], set()) and not s[5]]
+        assert failing == []
+        relaxed_for_pins = [s for s in with_overrides["screening"] if "wins: relaxed for it" in s[6]]
+        assert relaxed_for_pins and all(s[4] is None and s[1] in LAYER1 + (pinned,) for s in relaxed_for_pins)
         # the audit log has the override columns of the decisions in its after rows
         [(logged,)] = fetch(
             built.url,
