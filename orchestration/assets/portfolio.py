@@ -11,7 +11,7 @@ from orchestration.presentation.asset_metadata import holdings_metadata
 from orchestration.resources.database import PostgresResource
 
 SCORES = dg.AssetKey(["marts", "fct_symbol_scores"])
-# what the constraints measure at each evaluation, besides the scores
+# what the constraints and the consensus gate measure at each evaluation, besides the scores
 INPUTS = [
     SCORES,
     dg.AssetKey(["marts", "dim_symbols_history"]),
@@ -20,6 +20,7 @@ INPUTS = [
     dg.AssetKey(["intermediate", "int_return_correlations_30d"]),
     dg.AssetKey(["intermediate", "int_indicators_1h_volatility"]),
     dg.AssetKey(["intermediate", "int_market_regime_1h"]),
+    dg.AssetKey(["intermediate", "int_agent_consensus_1h"]),  # the consensus gate of replacements, copied onto the decisions
 ]
 EVALUATIONS = dg.AssetKey(["portfolio", "evaluations"])
 COMPOSITION = dg.AssetKey(["portfolio", "composition"])
@@ -39,7 +40,7 @@ class PortfolioConfig(dg.Config):
         for key, description in (
             (EVALUATIONS, "One evaluation per hour and scoring algorithm version, with its policy, regime, limits, screening audit and challenger streaks."),
             (COMPOSITION, "Exactly ten holdings per evaluation, weights summing to 1."),
-            (DECISIONS, "Why each symbol was added, removed or held."),
+            (DECISIONS, "Why each symbol was added, removed or held, with its agents' consensus and votes and the trader override that made it."),
         )
     ],
     partitions_def=hourly,

@@ -3,9 +3,17 @@
 Each evaluation at T (the end of an hour) reads only what is known at T: the scores published for
 T (score_time = T), the symbol master rows valid at T, the realized volatility and the market
 regime of the hour ending at T, the correlations of the last complete 30-day window ending at or
-before T (as_of = the start of T's UTC day), the previous formed evaluation's holdings and
-challenger streaks, and the policy's rows of seed portfolio_policies. Replaying history (hour by
-hour or over a range) therefore never looks ahead, and gives the decisions an hourly run gave.
+before T (as_of = the start of T's UTC day), the agents' consensus for T
+(int_agent_consensus_1h at score_time = T), the previous formed evaluation's holdings and
+challenger streaks, the policy's rows of seed portfolio_policies, and the trader overrides in
+force at T (portfolio.overrides with valid_from <= T < valid_to). Replaying history (hour by hour
+or over a range) therefore never looks ahead, and gives the decisions an hourly run gave.
+
+Overrides apply by their validity period as stored when the hour is evaluated (created_at is
+not consulted): a backdated override applies to the hours evaluated from then on, and never
+re-makes an hour already decided. Every decision records the consensus and every agent's vote
+of its symbol at T, copied from int_agent_consensus_1h (null, with status missing, when the
+model has no row for it), and the override that made it, if any.
 
 An evaluation, its ten holdings, its decisions, its screening audit and its challenger streaks
 are written in one transaction; an hour already evaluated is left as it was decided (decisions
@@ -32,9 +40,12 @@ from orchestration.portfolio.selection import (
     Candidate,
     Constraints,
     Correlations,
+    Consensus,
+    Override,
     Policy,
     PolicyError,
     Selection,
+    consensus_status,
     select,
 )
 
@@ -42,6 +53,12 @@ POLICY_SEED = "marts.portfolio_policies"
 _POLICY_COLUMNS = (
     "sector_cap", "max_pairwise_correlation", "min_turnover_24h_quote", "min_listing_age_hours",
     "challenger_margin", "challenger_evaluations", "weighting",
+    "challenger_min_consensus_score", "challenger_min_consensus_confidence", "challenger_without_consensus", "challenger_evaluations_if_sell",
+)
+_INTEGER_COLUMNS = ("sector_cap", "challenger_evaluations", "challenger_evaluations_if_sell")
+_FLOAT_COLUMNS = (
+    "max_pairwise_correlation", "min_turnover_24h_quote", "min_listing_age_hours", "challenger_margin",
+    "challenger_min_consensus_score", "challenger_min_consensus_confidence",
 )
 
 
@@ -83,7 +100,7 @@ def load_policy(conn: psycopg.Connection, name: str) -> Policy:
     by_regime: dict[str, Constraints] = {}
     for regime, *values in rows:
         fields = dict(zip(_POLICY_COLUMNS, values, strict=True))
-        for column in ("sector_cap", "challenger_evaluations"):
+        for column in _INTEGER_COLUMNS:
             if fields[column] is None or fields[column] != int(fields[column]):
                 raise PolicyError(f"seed portfolio_policies, policy {name!r}, regime {regime!r}: {column}={fields[column]!r} must be an integer")
         for column in _POLICY_COLUMNS:
@@ -93,11 +110,8 @@ def load_policy(conn: psycopg.Connection, name: str) -> Policy:
             raise PolicyError(f"seed portfolio_policies, policy {name!r}: regime {regime!r} has more than one row")
         by_regime[regime] = Constraints(
             policy=name, regime=regime,
-            sector_cap=int(fields["sector_cap"]), challenger_evaluations=int(fields["challenger_evaluations"]),
-            max_pairwise_correlation=float(fields["max_pairwise_correlation"]),
-            min_turnover_24h_quote=float(fields["min_turnover_24h_quote"]),
-            min_listing_age_hours=float(fields["min_listing_age_hours"]),
-            challenger_margin=float(fields["challenger_margin"]), weighting=str(fields["weighting"]),
+            weighting=str(fields["weighting"]), challenger_without_consensus=str(fields["challenger_without_consensus"]),
+            **{c: int(fields[c]) for c in _INTEGER_COLUMNS}, **{c: float(fields[c]) for c in _FLOAT_COLUMNS},  # type: ignore[arg-type]
         )
     return Policy(name, by_regime)
 
@@ -125,7 +139,7 @@ def _evaluate(conn: psycopg.Connection, as_of: datetime, version: str, policy: P
             (as_of, version),
         ).fetchone()
         held = _holdings(conn, previous[0]) if previous else []
-        candidates, batch_ids, universe = _candidates(conn, as_of, version, held)
+        candidates, batch_ids, universe, records = _candidates(conn, as_of, version, held)
         regime = _regime(conn, as_of)
         constraints = policy.for_regime(regime)
         eligible = sum(c.scored for c in candidates)
@@ -140,14 +154,27 @@ def _evaluate(conn: psycopg.Connection, as_of: datetime, version: str, policy: P
         streaks = dict(conn.execute(
             "select symbol, streak from portfolio.challenger_streaks where evaluation_id = %s", (previous[0],)
         ).fetchall()) if previous else {}
-        selection = select(candidates, _correlations(conn, as_of, [c.symbol for c in candidates]), held, streaks, constraints)
-        evaluation_id = _write(conn, header, selection)
+        selection = select(
+            candidates, _correlations(conn, as_of, [c.symbol for c in candidates]), held, streaks, constraints, _overrides(conn, as_of)
+        )
+        evaluation_id = _write(conn, header, selection, records)
     actions = [d.action for d in selection.decisions]
     return EvaluationOutcome(as_of, evaluation_id, True, True, [h.symbol for h in selection.holdings], actions.count("add"), actions.count("remove"))
 
 
-def _candidates(conn: psycopg.Connection, as_of: datetime, version: str, held: list[str]) -> tuple[list[Candidate], list[int], int]:
-    """The symbols scored at as_of and the previous holdings, with what the constraints measure at as_of."""
+@dataclass(frozen=True)
+class _ConsensusRecord:
+    """A symbol's int_agent_consensus_1h row at as_of as JSON text, copied verbatim onto its decisions."""
+
+    status: str  # present | abstained | missing (no row: consensus and votes are None)
+    consensus: str | None  # the row's measures: the contract's columns but symbol and votes
+    votes: str | None  # the row's votes
+
+
+def _candidates(
+    conn: psycopg.Connection, as_of: datetime, version: str, held: list[str]
+) -> tuple[list[Candidate], list[int], int, dict[str, _ConsensusRecord]]:
+    """The symbols scored at as_of and the previous holdings, with what the constraints and the consensus gate measure at as_of."""
     rows = conn.execute(
         """
         with scores as (
@@ -170,7 +197,20 @@ def _candidates(conn: psycopg.Connection, as_of: datetime, version: str, held: l
             extract(epoch from %(as_of)s - coalesce(master.listed_at, master.first_seen_at)) / 3600 as listing_age_hours,
             coalesce(sectors.sector, %(unknown)s) as sector,
             volatility.rv_close_to_close_24,
-            scores.input_batch_ids
+            scores.input_batch_ids,
+            consensus.symbol is not null as has_consensus,
+            consensus.consensus_score,
+            consensus.consensus_confidence,
+            consensus.is_disputed,
+            consensus.recommendation,
+            jsonb_build_object(
+                'score_time', consensus.score_time, 'consensus_score', consensus.consensus_score,
+                'consensus_confidence', consensus.consensus_confidence, 'agreement', consensus.agreement,
+                'is_disputed', consensus.is_disputed, 'recommendation', consensus.recommendation,
+                'total_weight', consensus.total_weight, 'voting_agent_count', consensus.voting_agent_count,
+                'weighted_agent_count', consensus.weighted_agent_count
+            )::text as consensus_record,
+            consensus.votes::text as votes
         from considered
         left join scores using (symbol)
         left join marts.dim_symbols_history as master
@@ -179,16 +219,33 @@ def _candidates(conn: psycopg.Connection, as_of: datetime, version: str, held: l
         left join marts.symbol_sectors as sectors on sectors.base_currency = master.base_currency
         left join intermediate.int_indicators_1h_volatility as volatility
             on volatility.symbol = considered.symbol and volatility.bucket_start = %(as_of)s - interval '1 hour'
+        -- the consensus of T only (score_time = T): an earlier hour's is not carried forward
+        left join intermediate.int_agent_consensus_1h as consensus
+            on consensus.symbol = considered.symbol and consensus.score_time = %(as_of)s
         order by considered.symbol
         """,
         {"as_of": as_of, "version": version, "held": held, "unknown": UNKNOWN_SECTOR},
     ).fetchall()
-    candidates = [
-        Candidate(symbol, _float(score), eligible, listed, _float(turnover), _float(age), sector, _float(sigma))
-        for symbol, _, score, eligible, listed, turnover, age, sector, sigma, _ in rows
-    ]
-    batch_ids = sorted({int(b) for *_, ids in rows if ids is not None for b in ids})
-    return candidates, batch_ids, sum(bool(r[1]) for r in rows)
+    candidates, records, batch_ids = [], {}, set()
+    for symbol, _, score, eligible, listed, turnover, age, sector, sigma, ids, has_consensus, *consensus in rows:
+        agents = Consensus(_float(consensus[0]), float(consensus[1]), bool(consensus[2]), str(consensus[3])) if has_consensus else None
+        candidates.append(Candidate(symbol, _float(score), eligible, listed, _float(turnover), _float(age), sector, _float(sigma), agents))
+        records[symbol] = _ConsensusRecord(consensus_status(agents), *((consensus[4], consensus[5]) if has_consensus else (None, None)))
+        batch_ids.update(int(b) for b in ids or ())
+    return candidates, sorted(batch_ids), sum(bool(r[1]) for r in rows), records
+
+
+def _overrides(conn: psycopg.Connection, as_of: datetime) -> list[Override]:
+    """The trader overrides in force at as_of: valid_from <= as_of < valid_to (no valid_to: open-ended)."""
+    rows = conn.execute(
+        """
+        select override_id, symbol, action, reason from portfolio.overrides
+        where valid_from <= %(as_of)s and (valid_to is null or %(as_of)s < valid_to)
+        order by override_id
+        """,
+        {"as_of": as_of},
+    ).fetchall()
+    return [Override(int(i), symbol, action, reason) for i, symbol, action, reason in rows]
 
 
 def _float(value: object) -> float | None:
@@ -255,7 +312,7 @@ def _insert_evaluation(conn: psycopg.Connection, h: _Header, outcome: str, reaso
     return int(row[0])
 
 
-def _write(conn: psycopg.Connection, h: _Header, selection: Selection) -> int:
+def _write(conn: psycopg.Connection, h: _Header, selection: Selection, records: dict[str, _ConsensusRecord]) -> int:
     adds = sum(d.action == "add" for d in selection.decisions)
     relaxed = f"; relaxed {', '.join(selection.relaxed)}" if selection.relaxed else ""
     reason = (
@@ -270,10 +327,18 @@ def _write(conn: psycopg.Connection, h: _Header, selection: Selection) -> int:
         )
         cur.executemany(
             """
-            insert into portfolio.decisions (evaluation_id, symbol, action, reason, composite_score, score_rank, details)
-            values (%s, %s, %s, %s, %s, %s, %s)
+            insert into portfolio.decisions (
+                evaluation_id, symbol, action, reason, composite_score, score_rank, details,
+                override_id, consensus_status, consensus, votes)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)
             """,
-            [(evaluation_id, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, Jsonb(d.details)) for d in selection.decisions],
+            [
+                (
+                    evaluation_id, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, Jsonb(d.details), d.override_id,
+                    records[d.symbol].status, records[d.symbol].consensus, records[d.symbol].votes,
+                )
+                for d in selection.decisions
+            ],
         )
         cur.executemany(
             "insert into portfolio.screening (evaluation_id, symbol, rule, measured, limit_value, passed, detail) values (%s, %s, %s, %s, %s, %s, %s)",
@@ -281,9 +346,13 @@ def _write(conn: psycopg.Connection, h: _Header, selection: Selection) -> int:
         )
         cur.executemany(
             """
-            insert into portfolio.challenger_streaks (evaluation_id, symbol, streak, composite_score, weakest_symbol, weakest_score)
-            values (%s, %s, %s, %s, %s, %s)
+            insert into portfolio.challenger_streaks
+                (evaluation_id, symbol, streak, composite_score, weakest_symbol, weakest_score, blocked_by, blocked_detail)
+            values (%s, %s, %s, %s, %s, %s, %s, %s)
             """,
-            [(evaluation_id, s.symbol, s.streak, s.composite_score, s.weakest_symbol, s.weakest_score) for s in selection.streaks],
+            [
+                (evaluation_id, s.symbol, s.streak, s.composite_score, s.weakest_symbol, s.weakest_score, s.blocked_by, s.blocked_detail)
+                for s in selection.streaks
+            ],
         )
     return evaluation_id

@@ -27,8 +27,31 @@ screened-in symbol not held extends its challenger streak when its composite bea
 holding's by at least challenger_margin, and resets it to 0 otherwise (a broken streak starts
 over; the streak counts evaluations, each against the margin in force then). A challenger whose
 streak reaches challenger_evaluations replaces the weakest holding when it still beats it by
-the margin and fits the other nine; challengers are tried best first, against the weakest of
-the holdings as they stand.
+the margin and fits the other nine, and the agents' consensus at T supports it (the consensus
+gate, below); challengers are tried best first, against the weakest of the holdings as they stand.
+
+Consensus gate (int_agent_consensus_1h at score_time = T only; a row of an earlier hour is not
+carried forward). A due challenger is swapped in only when its consensus is present (a row at T
+with a weighted view: consensus_score not null), not disputed, consensus_score >=
+challenger_min_consensus_score and consensus_confidence >= challenger_min_consensus_confidence. A
+disputed consensus always blocks. An absent consensus (no row at T: 'missing'; or every agent
+abstained or had no proven edge: 'abstained') is never read as a score of 0: the policy's
+challenger_without_consensus says what it does (block: not swapped in; allow: the margin and
+the streak alone decide), and either way the decision or the streak row says so. A blocked
+challenger keeps its streak and is swapped in at the first evaluation its consensus supports it.
+The holding's own consensus may speed its removal: when the weakest holding's consensus at T is
+an undisputed 'sell', K is challenger_evaluations_if_sell (<= challenger_evaluations) instead.
+
+Trader overrides (portfolio.overrides active at T: valid_from <= T < valid_to; when an exclude
+and a pin overlap, exclude wins). An excluded symbol is never held: a holding is removed with a
+reason naming the override, and it is neither a filler nor a challenger. A pinned symbol is held
+while listed and with an eligible score at T, whatever its rank, turnover or listing age; pins
+are placed first, count toward the ten, the sector cap and the correlations of every other
+holding, and are never the weakest holding a challenger replaces. Where a pinned holding breaks a
+constraint in force (its turnover, its age, a sector over the cap, a correlation over the limit
+with another holding), the pin wins: the rule is added to the evaluation's relaxations, the
+pin's decision names it, and its screening row shows the rule relaxed for it (no limit, with the
+measured value). More than ten honoured pins is an error (ten cannot hold them).
 
 If ten holdings cannot be found, constraints are relaxed one at a time in RELAXATION_ORDER (the
 estimated, portfolio-level constraints before the per-symbol ones) and the relaxation is
@@ -57,6 +80,8 @@ FALLBACK_REGIME = "neutral"
 WEIGHTINGS = ("equal", "inverse_vol", "score")
 UNKNOWN_SECTOR = "unknown"
 RELAXATION_ORDER = ("max_pairwise_correlation", "sector_cap", "min_listing_age_hours", "min_turnover_24h_quote")
+WITHOUT_CONSENSUS = ("block", "allow")  # what an absent consensus does to a due challenger
+SELL = "sell"
 
 
 class SelectionError(RuntimeError):
@@ -80,6 +105,10 @@ class Constraints:
     challenger_margin: float
     challenger_evaluations: int
     weighting: str
+    challenger_min_consensus_score: float
+    challenger_min_consensus_confidence: float
+    challenger_without_consensus: str
+    challenger_evaluations_if_sell: int
 
     def __post_init__(self) -> None:
         rules = (
@@ -91,6 +120,13 @@ class Constraints:
             ("challenger_margin", math.isfinite(self.challenger_margin) and self.challenger_margin >= 0, "finite and >= 0"),
             ("challenger_evaluations", self.challenger_evaluations >= 1, "an integer >= 1"),
             ("weighting", self.weighting in WEIGHTINGS, f"one of {', '.join(WEIGHTINGS)}"),
+            ("challenger_min_consensus_score", -1 <= self.challenger_min_consensus_score <= 1, "in [-1, 1]"),
+            ("challenger_min_consensus_confidence", 0 <= self.challenger_min_consensus_confidence <= 1, "in [0, 1]"),
+            ("challenger_without_consensus", self.challenger_without_consensus in WITHOUT_CONSENSUS, f"one of {', '.join(WITHOUT_CONSENSUS)}"),
+            (
+                "challenger_evaluations_if_sell", 1 <= self.challenger_evaluations_if_sell <= self.challenger_evaluations,
+                f"an integer in [1, challenger_evaluations = {self.challenger_evaluations}]",
+            ),
         )
         for column, ok, rule in rules:
             if not ok:
@@ -128,6 +164,48 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Consensus:
+    """The agents' consensus for one symbol at T: the int_agent_consensus_1h row with score_time = T."""
+
+    score: float | None  # None: no agent with a proven edge had a view (recommendation 'abstain')
+    confidence: float
+    is_disputed: bool
+    recommendation: str
+
+    @property
+    def status(self) -> str:
+        return "abstained" if self.score is None else "present"
+
+    def describe(self) -> str:
+        if self.score is None:
+            return "consensus abstained (no agent with a proven edge had a view)"
+        disputed = "disputed" if self.is_disputed else "not disputed"
+        return f"consensus {self.recommendation} {self.score:.4f} (confidence {self.confidence:.4f}, {disputed})"
+
+
+def consensus_status(consensus: Consensus | None) -> str:
+    """present, abstained, or missing (no consensus row at T)."""
+    return "missing" if consensus is None else consensus.status
+
+
+def describe_consensus(consensus: Consensus | None) -> str:
+    return "consensus missing (no row at T)" if consensus is None else consensus.describe()
+
+
+@dataclass(frozen=True)
+class Override:
+    """A trader's override of portfolio.overrides active at T."""
+
+    override_id: int
+    symbol: str
+    action: str  # exclude | pin
+    reason: str
+
+    def describe(self) -> str:
+        return f"override #{self.override_id} ({self.reason})"
+
+
+@dataclass(frozen=True)
 class Candidate:
     symbol: str
     composite_score: float | None
@@ -137,6 +215,7 @@ class Candidate:
     listing_age_hours: float | None
     sector: str
     volatility: float | None  # realized volatility of the hour ending at T, for inverse-vol weights
+    consensus: Consensus | None  # None: int_agent_consensus_1h has no row for it at T
 
     @property
     def scored(self) -> bool:
@@ -162,6 +241,8 @@ class Streak:
     composite_score: float
     weakest_symbol: str
     weakest_score: float
+    blocked_by: str | None = None  # the consensus gate that kept a due challenger out (None: not due, or not tried)
+    blocked_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +253,7 @@ class Decision:
     composite_score: float | None
     score_rank: int | None
     details: dict[str, object] = field(default_factory=dict)
+    override_id: int | None = None  # the override that made the decision (an exclusion, a pin)
 
 
 @dataclass(frozen=True)
@@ -187,7 +269,7 @@ class Selection:
     decisions: list[Decision]
     audit: list[Check]
     streaks: list[Streak]  # challengers with a running streak (> 0) after this evaluation
-    relaxed: list[str]  # rules dropped, in RELAXATION_ORDER
+    relaxed: list[str]  # rules dropped, in RELAXATION_ORDER, then the rules in force a pinned holding breaks
     weighting: str  # the weighting applied (the policy's, or 'equal' when it fell back)
     weighting_note: str | None
 
@@ -221,6 +303,7 @@ def select(
     previous: Sequence[str],
     previous_streaks: Mapping[str, int],
     constraints: Constraints,
+    overrides: Sequence[Override] = (),
 ) -> Selection:
     by_symbol = {c.symbol: c for c in candidates}
     missing = [s for s in previous if s not in by_symbol]
@@ -232,6 +315,7 @@ def select(
             f"only {len(ranked)} of {len(candidates)} symbols have an eligible composite score; {PORTFOLIO_SIZE} are needed to form the portfolio"
         )
     rank = {c.symbol: i + 1 for i, c in enumerate(ranked)}
+    active = _resolve(overrides, by_symbol)
     limits = _Limits(
         constraints.sector_cap, constraints.max_pairwise_correlation, constraints.min_turnover_24h_quote, constraints.min_listing_age_hours
     )
@@ -240,23 +324,80 @@ def select(
         if rule is not None:
             limits = limits.relax(rule)
             relaxed.append(rule)
-        step = _Step(by_symbol, ranked, rank, correlations, limits, constraints)
+        step = _Step(by_symbol, ranked, rank, correlations, limits, constraints, active)
         members = step.run(list(previous), previous_streaks)
         if members is not None:
             break
     else:
         raise SelectionError(
-            f"only {len(step.pool)} listed symbols have an eligible composite score with every constraint relaxed; {PORTFOLIO_SIZE} are needed"
+            f"only {len(step.pool) + len(active.pinned)} listed symbols have an eligible composite score and are not excluded "
+            f"with every constraint relaxed; {PORTFOLIO_SIZE} are needed"
         )
+    for_pins = step.pin_breaks(members)  # rules still in force: disjoint from the relaxed ones
     weights, weighting, note = _weights([by_symbol[s] for s in members], constraints.weighting)
     holdings = [Holding(s, w, float(by_symbol[s].composite_score)) for s, w in zip(members, weights, strict=True)]  # type: ignore[arg-type]
-    decisions = step.decisions(list(previous), members, relaxed)
-    audit = [check for c in candidates for check in _audit(c, members, by_symbol, correlations, limits)]
-    return Selection(holdings, decisions, audit, step.streaks, relaxed, weighting, note)
+    decisions = step.decisions(list(previous), members, relaxed, for_pins)
+    audit = [step.relaxed_for_pin(check) for c in candidates for check in _audit(c, members, by_symbol, correlations, limits)]
+    audit += active.audit(by_symbol)
+    return Selection(holdings, decisions, audit, step.streaks, [*relaxed, *for_pins], weighting, note)
 
 
 def _order(c: Candidate) -> tuple[float, str]:
     return (-(c.composite_score if c.composite_score is not None else -math.inf), c.symbol)
+
+
+@dataclass(frozen=True)
+class _Overrides:
+    """The overrides in force at T, resolved: exclude wins over pin; a pin needs a listed, scored symbol."""
+
+    excluded: Mapping[str, Override]
+    pinned: Mapping[str, Override]  # honoured pins
+    unhonoured: Mapping[str, tuple[Override, str]]  # pins not honoured, and why
+
+    def of(self, symbol: str) -> Override | None:
+        return self.excluded.get(symbol) or self.pinned.get(symbol)
+
+    def audit(self, by_symbol: Mapping[str, Candidate]) -> list[Check]:
+        """One 'override' screening row per symbol considered with an override in force."""
+        checks = []
+        for symbol in sorted(by_symbol):
+            if symbol in self.excluded:
+                pin = self.unhonoured.get(symbol)
+                extra = f"; pin {pin[0].describe()} overridden (exclude wins)" if pin else ""
+                checks.append(Check(symbol, "override", None, None, False, f"excluded by {self.excluded[symbol].describe()}{extra}"))
+            elif symbol in self.pinned:
+                checks.append(Check(symbol, "override", None, None, True, f"pinned by {self.pinned[symbol].describe()}: held whatever its rank"))
+            elif symbol in self.unhonoured:
+                pin, why = self.unhonoured[symbol]
+                checks.append(Check(symbol, "override", None, None, True, f"pin {pin.describe()} not honoured: {why}"))
+        return checks
+
+
+def _resolve(overrides: Sequence[Override], by_symbol: Mapping[str, Candidate]) -> _Overrides:
+    excluded: dict[str, Override] = {}
+    pins: dict[str, Override] = {}
+    for o in sorted(overrides, key=lambda o: o.override_id):  # several of one kind: the oldest is named
+        if o.action not in ("exclude", "pin"):
+            raise SelectionError(f"override #{o.override_id}: action {o.action!r} must be exclude or pin")
+        (excluded if o.action == "exclude" else pins).setdefault(o.symbol, o)
+    pinned: dict[str, Override] = {}
+    unhonoured: dict[str, tuple[Override, str]] = {}
+    for symbol, pin in pins.items():
+        c = by_symbol.get(symbol)
+        if symbol in excluded:
+            unhonoured[symbol] = (pin, f"{excluded[symbol].describe()} excludes it (exclude wins)")
+        elif c is None or not c.scored:
+            unhonoured[symbol] = (pin, "no eligible composite score at T")
+        elif not c.is_listed:
+            unhonoured[symbol] = (pin, "not listed at T")
+        else:
+            pinned[symbol] = pin
+    if len(pinned) > PORTFOLIO_SIZE:
+        raise SelectionError(
+            f"{len(pinned)} listed, scored symbols are pinned ({', '.join(f'{s} #{o.override_id}' for s, o in sorted(pinned.items()))}): "
+            f"at most {PORTFOLIO_SIZE} can be held; end some of the pins"
+        )
+    return _Overrides(excluded, pinned, unhonoured)
 
 
 class _Step:
@@ -264,21 +405,35 @@ class _Step:
 
     def __init__(
         self, by_symbol: Mapping[str, Candidate], ranked: list[Candidate], rank: Mapping[str, int], correlations: Correlations,
-        limits: _Limits, constraints: Constraints,
+        limits: _Limits, constraints: Constraints, overrides: _Overrides,
     ) -> None:
         self.by_symbol, self.rank, self.correlations, self.limits, self.constraints = by_symbol, rank, correlations, limits, constraints
-        self.pool = [c for c in ranked if not _screen_failures(c, limits)]
+        self.overrides = overrides
+        self.pool = [c for c in ranked if c.symbol not in overrides.excluded and c.symbol not in overrides.pinned and not _screen_failures(c, limits)]
         self.removed: dict[str, tuple[str, dict[str, object]]] = {}
         self.added: dict[str, tuple[str, dict[str, object]]] = {}
-        self.held: dict[str, str] = {}
         self.streaks: list[Streak] = []
+        self.broken: dict[str, list[str]] = {}  # pinned holding -> the rules in force it breaks
 
     def run(self, previous: list[str], previous_streaks: Mapping[str, int]) -> list[str] | None:
-        members: list[str] = []
+        members = sorted(self.overrides.pinned, key=lambda s: _order(self.by_symbol[s]))
+        for symbol in members:
+            self.added[symbol] = (f"pinned by {self.overrides.pinned[symbol].describe()}: held whatever its rank ({self._ranked(symbol)})", {"rule": "pin"})
         for symbol in sorted(previous, key=lambda s: _order(self.by_symbol[s])):
-            failure = _screen_failures(self.by_symbol[symbol], self.limits) or _fit_failures(symbol, members, self.by_symbol, self.correlations, self.limits)
+            if symbol in self.overrides.pinned:
+                continue
+            failure = (
+                self._exclusion(symbol) or _screen_failures(self.by_symbol[symbol], self.limits)
+                or _fit_failures(symbol, members, self.by_symbol, self.correlations, self.limits)
+            )
             if failure:
                 self.removed[symbol] = (f"removed: {failure[0].detail}", {"rule": failure[0].rule, "measured": failure[0].measured, "limit": failure[0].limit})
+            elif len(members) == PORTFOLIO_SIZE:
+                pins = sorted(self.overrides.pinned)
+                self.removed[symbol] = (
+                    f"removed: no slot left: {len(pins)} pinned symbols ({', '.join(pins)}) and the stronger holdings take the ten",
+                    {"rule": "pin", "pinned": pins},
+                )
             else:
                 members.append(symbol)
         freed = sorted(self.removed)
@@ -290,63 +445,137 @@ class _Step:
             if not _fit_failures(c.symbol, members, self.by_symbol, self.correlations, self.limits):
                 members.append(c.symbol)
                 why = "initial selection" if not previous else "best feasible candidate filling a slot freed by " + ", ".join(freed)
-                self.added[c.symbol] = (
-                    f"{why}: rank {self.rank[c.symbol]} of {len(self.rank)} (composite {c.composite_score:.4f}), passes every constraint in force",
-                    {"replaces": freed},
-                )
+                self.added[c.symbol] = (f"{why}: {self._ranked(c.symbol)}, passes every constraint in force", {"replaces": freed})
         if len(members) < PORTFOLIO_SIZE:
             return None
-        if previous:
+        if previous and len(self.overrides.pinned) < PORTFOLIO_SIZE:
             members = self._challenge(members, previous_streaks)
         return sorted(members, key=lambda s: _order(self.by_symbol[s]))
 
+    def _ranked(self, symbol: str) -> str:
+        return f"rank {self.rank[symbol]} of {len(self.rank)} (composite {self._score(symbol):.4f})"
+
+    def _exclusion(self, symbol: str) -> list[Check]:
+        o = self.overrides.excluded.get(symbol)
+        return [Check(symbol, "override", None, None, False, f"excluded by {o.describe()}")] if o else []
+
     def _challenge(self, members: list[str], previous_streaks: Mapping[str, int]) -> list[str]:
-        margin, needed = self.constraints.challenger_margin, self.constraints.challenger_evaluations
+        margin = self.constraints.challenger_margin
         weakest = self._weakest(members)
         weakest_score = self._score(weakest)
         counts: dict[str, int] = {}
         for c in self.pool:
             if c.symbol not in members and self._score(c.symbol) - weakest_score >= margin:
                 counts[c.symbol] = previous_streaks.get(c.symbol, 0) + 1
+        blocked: dict[str, tuple[str, str]] = {}
         for symbol, count in sorted(counts.items(), key=lambda kv: _order(self.by_symbol[kv[0]])):
             target = self._weakest(members)
+            needed, why_needed = self._needed(target)
             gap = self._score(symbol) - self._score(target)
             others = [m for m in members if m != target]
             if count < needed or gap < margin or _fit_failures(symbol, others, self.by_symbol, self.correlations, self.limits):
                 continue
-            numbers = f"composite {self._score(symbol):.4f} beat the weakest holding {target} ({self._score(target):.4f}) by {gap:.4f} >= margin {margin}"
-            details: dict[str, object] = {"rule": "challenger", "gap": gap, "margin": margin, "streak": count, "needed": needed}
-            self.removed[target] = (f"replaced by challenger {symbol}: its {numbers} for {count} consecutive evaluations (K = {needed})", {**details, "replaced_by": symbol})
-            self.added[symbol] = (
-                f"challenger at rank {self.rank[symbol]} of {len(self.rank)}: {numbers} for {count} consecutive evaluations (K = {needed})",
-                {**details, "replaces": [target]},
+            numbers = (
+                f"composite {self._score(symbol):.4f} beat the weakest holding {target} ({self._score(target):.4f}) by {gap:.4f} >= margin {margin} "
+                f"for {count} consecutive evaluations (K = {needed}{why_needed})"
             )
+            gate, verdict = self._gate(symbol)
+            if gate is not None:
+                blocked[symbol] = (gate, f"due to replace {target}: its {numbers}; not swapped in: {verdict}")
+                continue
+            details: dict[str, object] = {
+                "rule": "challenger", "gap": gap, "margin": margin, "streak": count, "needed": needed, "consensus_gate": verdict,
+            }
+            self.removed[target] = (f"replaced by challenger {symbol}: its {numbers}; {verdict}", {**details, "replaced_by": symbol})
+            self.added[symbol] = (f"challenger at rank {self.rank[symbol]} of {len(self.rank)}: {numbers}; {verdict}", {**details, "replaces": [target]})
             members = [*others, symbol]
         self.streaks = [
-            Streak(s, n, self._score(s), weakest, weakest_score) for s, n in sorted(counts.items()) if s not in members
+            Streak(s, n, self._score(s), weakest, weakest_score, *blocked.get(s, (None, None)))
+            for s, n in sorted(counts.items()) if s not in members
         ]
         return members
 
-    def decisions(self, previous: list[str], members: list[str], relaxed: list[str]) -> list[Decision]:
-        note = f"; constraints relaxed: {', '.join(relaxed)}" if relaxed else ""
+    def _needed(self, target: str) -> tuple[int, str]:
+        """K against this holding: fewer evaluations when its own consensus is an undisputed sell (policy)."""
+        k, if_sell = self.constraints.challenger_evaluations, self.constraints.challenger_evaluations_if_sell
+        c = self.by_symbol[target].consensus
+        if if_sell < k and c is not None and c.score is not None and c.recommendation == SELL and not c.is_disputed:
+            return if_sell, f", not {k}: {target}'s own {c.describe()}"
+        return k, ""
+
+    def _gate(self, symbol: str) -> tuple[str | None, str]:
+        """The consensus gate of a due challenger: (None, why it passed) or (the blocking rule, why)."""
+        k, c = self.constraints, self.by_symbol[symbol].consensus
+        if c is None or c.score is None:
+            rule = f"challenger_without_consensus = {k.challenger_without_consensus}"
+            if k.challenger_without_consensus == "allow":
+                return None, f"{describe_consensus(c)}, allowed by {rule} (the margin and streak decide)"
+            return f"consensus_{consensus_status(c)}", f"{describe_consensus(c)}, blocked by {rule}"
+        if c.is_disputed:
+            return "consensus_disputed", f"{c.describe()}: a disputed consensus blocks a replacement"
+        if c.score < k.challenger_min_consensus_score:
+            return "consensus_score", f"{c.describe()}: score below challenger_min_consensus_score {k.challenger_min_consensus_score}"
+        if c.confidence < k.challenger_min_consensus_confidence:
+            return "consensus_confidence", f"{c.describe()}: confidence below challenger_min_consensus_confidence {k.challenger_min_consensus_confidence}"
+        return None, (
+            f"{c.describe()} supports it (score >= {k.challenger_min_consensus_score}, confidence >= {k.challenger_min_consensus_confidence})"
+        )
+
+    def pin_breaks(self, members: list[str]) -> list[str]:
+        """The rules in force the pinned holdings break (the pin wins), in RELAXATION_ORDER."""
+        for symbol in self.overrides.pinned:
+            checks = [*_screen(self.by_symbol[symbol], self.limits), *_fit(symbol, members, self.by_symbol, self.correlations, self.limits)]
+            rules = [c.rule for c in checks if not c.passed]
+            if rules:
+                self.broken[symbol] = rules
+        return [r for r in RELAXATION_ORDER if any(r in rules for rules in self.broken.values())]
+
+    def decisions(self, previous: list[str], members: list[str], relaxed: list[str], for_pins: list[str]) -> list[Decision]:
+        note = (f"; constraints relaxed: {', '.join(relaxed)}" if relaxed else "") + (f"; relaxed for pins: {', '.join(for_pins)}" if for_pins else "")
         extra: dict[str, object] = {"relaxed": relaxed} if relaxed else {}
+        if for_pins:
+            extra["relaxed_for_pins"] = for_pins
         out = []
         for symbol in previous:
             c = self.by_symbol[symbol]
+            override = self.overrides.of(symbol)
             if symbol in members:
-                why = f"held: rank {self.rank[symbol]} of {len(self.rank)} (composite {c.composite_score:.4f}), passes every constraint in force"
-                out.append(Decision(symbol, "hold", why + note, c.composite_score, self.rank[symbol], extra))
+                if symbol in self.overrides.pinned:
+                    why = f"held: pinned by {self.overrides.pinned[symbol].describe()} ({self._ranked(symbol)}){self._pin_wins(symbol)}"
+                else:
+                    why = f"held: {self._ranked(symbol)}, passes every constraint in force"
+                out.append(Decision(symbol, "hold", why + note, c.composite_score, self.rank[symbol], extra, override.override_id if override else None))
             else:
                 why, details = self.removed[symbol]
-                out.append(Decision(symbol, "remove", why + note, c.composite_score, self.rank.get(symbol), {**details, **extra}))
+                excluded = self.overrides.excluded.get(symbol)
+                out.append(Decision(
+                    symbol, "remove", why + note, c.composite_score, self.rank.get(symbol), {**details, **extra},
+                    excluded.override_id if excluded else None,
+                ))
         for symbol in members:
             if symbol not in previous:
                 why, details = self.added[symbol]
-                out.append(Decision(symbol, "add", why + note, self._score(symbol), self.rank[symbol], {**details, **extra}))
+                pin = self.overrides.pinned.get(symbol)
+                out.append(Decision(
+                    symbol, "add", why + self._pin_wins(symbol) + note, self._score(symbol), self.rank[symbol], {**details, **extra},
+                    pin.override_id if pin else None,
+                ))
         return out
 
+    def relaxed_for_pin(self, check: Check) -> Check:
+        """A rule a pinned holding breaks is relaxed for it: audited as relaxed (no limit), as the search's relaxations are."""
+        if check.rule not in self.broken.get(check.symbol, ()):
+            return check
+        pin = self.overrides.pinned[check.symbol]
+        return replace(check, limit=None, passed=True, detail=f"{check.detail} (the pin of {pin.describe()} wins: relaxed for it)")
+
+    def _pin_wins(self, symbol: str) -> str:
+        rules = self.broken.get(symbol)
+        return f"; the pin wins over {', '.join(rules)} (recorded as relaxations)" if rules else ""
+
     def _weakest(self, members: list[str]) -> str:
-        return max(members, key=lambda s: _order(self.by_symbol[s]))
+        """The weakest holding a challenger may replace (a pinned one is not replaceable)."""
+        return max((m for m in members if m not in self.overrides.pinned), key=lambda s: _order(self.by_symbol[s]))
 
     def _score(self, symbol: str) -> float:
         score = self.by_symbol[symbol].composite_score

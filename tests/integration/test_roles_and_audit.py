@@ -67,10 +67,22 @@ def url(pg_cluster: EmbeddedPostgres) -> str:
         conn.execute(
             "create table marts.portfolio_policies (policy text, regime text, sector_cap integer, max_pairwise_correlation double precision, "
             "min_turnover_24h_quote double precision, min_listing_age_hours double precision, challenger_margin double precision, "
-            "challenger_evaluations integer, weighting text)"
+            "challenger_evaluations integer, weighting text, challenger_min_consensus_score double precision, "
+            "challenger_min_consensus_confidence double precision, challenger_without_consensus text, challenger_evaluations_if_sell integer)"
         )
         conn.cursor().executemany(
-            "insert into marts.portfolio_policies values ('default', %s, 10, 1, 0, 0, 0, 1, 'equal')", [(r,) for r in ("risk_on", "neutral", "risk_off")]
+            "insert into marts.portfolio_policies values ('default', %s, 10, 1, 0, 0, 0, 1, 'equal', -1, 0, 'allow', 1)",
+            [(r,) for r in ("risk_on", "neutral", "risk_off")],
+        )
+        # The agents' consensus of hour 1, a hostile text in a vote: the decisions copy it verbatim (and the audit log with them).
+        conn.execute(
+            "create table intermediate.int_agent_consensus_1h (symbol text, score_time timestamptz, consensus_score double precision, "
+            "consensus_confidence double precision, agreement double precision, is_disputed boolean, recommendation text, "
+            "total_weight double precision, voting_agent_count integer, weighted_agent_count integer, votes jsonb)"
+        )
+        conn.cursor().executemany(
+            "insert into intermediate.int_agent_consensus_1h values (%s, %s, 0.5, 0.4, 1, false, 'buy', 0.8, 1, 1, %s)",
+            [(s, START + timedelta(hours=1), Jsonb({"sentiment": {"evidence": HOSTILE_TEXT, "weight": 0.8}})) for s in SYMBOLS],
         )
     return url
 
@@ -315,6 +327,12 @@ def test_every_row_the_manager_wrote_is_audited_with_who_and_after(url: str, man
             assert (session, current, application) == (APP_ROLE, APP_ROLE, "zmart-portfolio")
             transactions.setdefault(str(after.get("evaluation_id")), set()).add(xid)
     assert len(transactions) == 2 and all(len(x) == 1 for x in transactions.values())  # one transaction per evaluation
+    # the decisions' consensus, votes and override columns (V0010) are in the logged rows like the others
+    logged = [after for _, _, after, *_ in changes(url, "portfolio.decisions", "INSERT")]
+    assert all({"consensus_status", "consensus", "votes", "override_id"} <= after.keys() for after in logged)
+    first = [a for a in logged if a["consensus_status"] == "present"]
+    assert len(first) == 10 and all(a["votes"] == {"sentiment": {"evidence": HOSTILE_TEXT, "weight": 0.8}} for a in first)
+    assert {a["consensus_status"] for a in logged} == {"present", "missing"} and all(a["votes"] is None for a in logged if a not in first)
 
 
 def test_updates_and_deletes_of_portfolio_rows_are_audited_with_before_and_after(url: str, manager_ran: dict[str, Any]) -> None:

@@ -11,8 +11,10 @@ import pytest
 from orchestration.portfolio.selection import (
     WEIGHT_QUANTUM,
     Candidate,
+    Consensus,
     Constraints,
     Correlations,
+    Override,
     Policy,
     PolicyError,
     Selection,
@@ -21,14 +23,15 @@ from orchestration.portfolio.selection import (
     select,
 )
 
-LOOSE = Constraints("test", "neutral", 10, 1.0, 0.0, 0.0, 0.05, 2, "equal")
+LOOSE = Constraints("test", "neutral", 10, 1.0, 0.0, 0.0, 0.05, 2, "equal", 0.1, 0.2, "block", 2)
+SUPPORTS = Consensus(0.5, 0.5, False, "buy")
 NO_CORRELATIONS = Correlations({})
 
 
 def universe(n: int = 16, sectors: int = 8) -> list[Candidate]:
-    """S00 best (score 1 - i/100), sectors round-robin, liquid, a month old, volatility 0.01 (i + 1)."""
+    """S00 best (score 1 - i/100), sectors round-robin, liquid, a month old, volatility 0.01 (i + 1), a supporting consensus."""
     return [
-        Candidate(f"S{i:02d}", 1 - i / 100, True, True, 5e6, 720.0, f"sector{i % sectors}", 0.01 * (i + 1)) for i in range(n)
+        Candidate(f"S{i:02d}", 1 - i / 100, True, True, 5e6, 720.0, f"sector{i % sectors}", 0.01 * (i + 1), SUPPORTS) for i in range(n)
     ]
 
 
@@ -184,6 +187,10 @@ def test_normalise_puts_the_rounding_residual_on_the_largest_weight() -> None:
         ({"challenger_evaluations": 0}, "challenger_evaluations=0 must be an integer >= 1"),
         ({"weighting": "cap"}, "weighting='cap' must be one of equal, inverse_vol, score"),
         ({"regime": "bull"}, "regime 'bull': regime='bull' must be one of"),
+        ({"challenger_min_consensus_score": 1.5}, "challenger_min_consensus_score=1.5 must be in [-1, 1]"),
+        ({"challenger_min_consensus_confidence": -0.1}, "challenger_min_consensus_confidence=-0.1 must be in [0, 1]"),
+        ({"challenger_without_consensus": "zero"}, "challenger_without_consensus='zero' must be one of block, allow"),
+        ({"challenger_evaluations_if_sell": 3}, "challenger_evaluations_if_sell=3 must be an integer in [1, challenger_evaluations = 2]"),
     ],
 )
 def test_a_bad_policy_row_names_the_seed_policy_regime_and_rule(change: dict[str, object], message: str) -> None:
@@ -199,3 +206,123 @@ def test_a_policy_needs_every_regime_and_unknown_uses_neutral() -> None:
     with pytest.raises(PolicyError, match="no row for regime risk_off"):
         Policy("test", {r: rows[r] for r in ("risk_on", "neutral")})
     assert len(LOOSE.parameters_hash()) == 32 and LOOSE.parameters_hash() != replace(LOOSE, sector_cap=3).parameters_hash()
+
+
+# --- the consensus gate of a replacement -------------------------------------------------------
+
+CHALLENGE = replace(LOOSE, challenger_margin=0.05, challenger_evaluations=3, challenger_evaluations_if_sell=2)
+PREVIOUS = [f"S{i:02d}" for i in range(10)]  # weakest S09 at 0.91
+
+
+def challenged(consensus: Consensus | None, weakest: Consensus = SUPPORTS, rules: Constraints = CHALLENGE, streak: int = 2) -> Selection:
+    """S12 (0.97) beats S09 by 0.06 >= 0.05 for streak + 1 evaluations, with the consensus given."""
+    symbols = universe()
+    symbols[12] = replace(symbols[12], composite_score=0.97, consensus=consensus)
+    symbols[9] = replace(symbols[9], consensus=weakest)
+    return select(symbols, NO_CORRELATIONS, PREVIOUS, {"S12": streak}, rules)
+
+
+@pytest.mark.parametrize(
+    ("consensus", "blocked_by", "detail"),
+    [
+        (Consensus(0.6, 0.5, True, "buy"), "consensus_disputed", "consensus buy 0.6000 (confidence 0.5000, disputed): a disputed consensus blocks"),
+        (Consensus(0.05, 0.5, False, "hold"), "consensus_score", "score below challenger_min_consensus_score 0.1"),
+        (Consensus(0.6, 0.1, False, "buy"), "consensus_confidence", "confidence below challenger_min_consensus_confidence 0.2"),
+        (None, "consensus_missing", "consensus missing (no row at T), blocked by challenger_without_consensus = block"),
+        (Consensus(None, 0.0, False, "abstain"), "consensus_abstained", "consensus abstained (no agent with a proven edge had a view), blocked by"),
+    ],
+)
+def test_a_due_challenger_without_a_supporting_consensus_is_not_swapped_in_and_keeps_its_streak(
+    consensus: Consensus | None, blocked_by: str, detail: str
+) -> None:
+    result = challenged(consensus)
+    assert held(result) == PREVIOUS
+    [streak] = result.streaks
+    assert (streak.symbol, streak.streak, streak.blocked_by) == ("S12", 3, blocked_by)
+    assert streak.blocked_detail is not None and detail in streak.blocked_detail
+    assert "due to replace S09: its composite 0.9700 beat the weakest holding S09 (0.9100) by 0.0600" in streak.blocked_detail
+    # the next evaluation, the consensus supports it: swapped in at once (the streak was kept)
+    later = challenged(SUPPORTS, streak=3)
+    assert "S12" in held(later) and "S09" not in held(later) and later.streaks == []
+    assert "consensus buy 0.5000 (confidence 0.5000, not disputed) supports it (score >= 0.1, confidence >= 0.2)" in by_symbol(later)["S12"]
+
+
+def test_a_challenger_not_yet_due_has_no_block_and_an_absent_consensus_may_be_allowed() -> None:
+    early = challenged(Consensus(0.6, 0.5, True, "buy"), streak=1)  # 2 of K = 3: not due, the gate is not asked
+    assert [(s.streak, s.blocked_by) for s in early.streaks] == [(2, None)]
+    allowed = challenged(None, rules=replace(CHALLENGE, challenger_without_consensus="allow"))
+    assert "S12" in held(allowed)
+    assert "consensus missing (no row at T), allowed by challenger_without_consensus = allow (the margin and streak decide)" in by_symbol(allowed)["S09"]
+
+
+def test_the_weakest_holdings_undisputed_sell_consensus_speeds_its_removal() -> None:
+    sell = Consensus(-0.5, 0.5, False, "sell")
+    fast = challenged(SUPPORTS, weakest=sell, streak=1)  # 2 consecutive evaluations, K = 2 against a sell
+    assert "S12" in held(fast) and "(K = 2, not 3: S09's own consensus sell -0.5000" in by_symbol(fast)["S09"]
+    disputed = challenged(SUPPORTS, weakest=replace(sell, is_disputed=True), streak=1)
+    assert held(disputed) == PREVIOUS and disputed.streaks[0].streak == 2
+
+
+# --- trader overrides ----------------------------------------------------------------------------
+
+
+def override(i: int, symbol: str, action: str) -> Override:
+    return Override(i, symbol, action, f"desk note {i}")
+
+
+def audit_detail(result: Selection, symbol: str) -> str:
+    (check,) = [c for c in result.audit if c.symbol == symbol and c.rule == "override"]
+    return f"{check.passed}: {check.detail}"
+
+
+def test_an_excluded_symbol_is_removed_naming_the_override_and_never_fills_a_slot() -> None:
+    overrides = [override(7, "S03", "exclude"), override(8, "S10", "exclude"), override(9, "S10", "pin")]
+    result = select(universe(), NO_CORRELATIONS, PREVIOUS, {}, LOOSE, overrides)
+    assert "S03" not in held(result) and "S10" not in held(result) and "S11" in held(result)
+    [removal] = [d for d in result.decisions if d.symbol == "S03"]
+    assert (removal.action, removal.override_id) == ("remove", 7) and removal.reason.startswith("removed: excluded by override #7 (desk note 7)")
+    assert audit_detail(result, "S03") == "False: excluded by override #7 (desk note 7)"
+    assert audit_detail(result, "S10") == "False: excluded by override #8 (desk note 8); pin override #9 (desk note 9) overridden (exclude wins)"
+
+
+def test_a_pin_is_held_whatever_its_rank_and_is_never_the_weakest_a_challenger_replaces() -> None:
+    symbols = universe()
+    symbols[14] = replace(symbols[14], turnover_24h_quote=10.0)  # S14: rank 15, and too little turnover
+    rules = replace(LOOSE, min_turnover_24h_quote=1e6)
+    result = select(symbols, NO_CORRELATIONS, PREVIOUS, {}, rules, [override(3, "S14", "pin"), override(4, "S15", "pin")])
+    assert held(result) == [*PREVIOUS[:8], "S14", "S15"]
+    decisions = {d.symbol: d for d in result.decisions}
+    assert decisions["S14"].override_id == 3 and decisions["S14"].reason.startswith("pinned by override #3 (desk note 3): held whatever its rank (rank 15 of 16")
+    assert "the pin wins over min_turnover_24h_quote (recorded as relaxations)" in decisions["S14"].reason
+    assert decisions["S09"].reason.startswith("removed: no slot left: 2 pinned symbols (S14, S15)")
+    assert result.relaxed == ["min_turnover_24h_quote"] and audit(result, "S14", "min_turnover_24h_quote") == (10.0, None, True)  # relaxed for it
+    # the next hour the pins are the weakest holdings by score: a challenger replaces S07, the weakest unpinned one
+    symbols[10] = replace(symbols[10], composite_score=0.985)  # beats S07 (0.93) by 0.055, not S14 or S15 (0.86, 0.85): pinned
+    again = select(symbols, NO_CORRELATIONS, held(result), {"S10": 1}, rules, [override(3, "S14", "pin"), override(4, "S15", "pin")])
+    assert {"S14", "S15", "S10"} <= set(held(again)) and "S07" not in held(again)
+    assert "replaced by challenger S10: its composite 0.9850 beat the weakest holding S07 (0.9300)" in by_symbol(again)["S07"]
+    assert {d.symbol: d.action for d in again.decisions}["S14"] == "hold" and "held: pinned by override #3" in by_symbol(again)["S14"]
+
+
+def test_a_pin_not_listed_or_not_scored_is_not_honoured() -> None:
+    symbols = universe()
+    symbols[12] = replace(symbols[12], is_listed=False)
+    symbols[13] = replace(symbols[13], is_eligible=False)
+    result = select(symbols, NO_CORRELATIONS, [], {}, LOOSE, [override(1, "S12", "pin"), override(2, "S13", "pin")])
+    assert held(result) == PREVIOUS
+    assert audit_detail(result, "S12") == "True: pin override #1 (desk note 1) not honoured: not listed at T"
+    assert audit_detail(result, "S13") == "True: pin override #2 (desk note 2) not honoured: no eligible composite score at T"
+
+
+def test_pins_over_the_sector_cap_win_as_a_recorded_relaxation_and_the_cap_still_binds_the_others() -> None:
+    symbols = universe(sectors=4)  # sector0: S00, S04, S08, S12
+    pins = [override(i, s, "pin") for i, s in enumerate(("S00", "S04", "S08", "S12"))]
+    result = select(symbols, NO_CORRELATIONS, [], {}, replace(LOOSE, sector_cap=3), pins)
+    assert result.relaxed == ["sector_cap"]  # only for the pins: no other sector has more than three
+    assert sorted(held(result)) == sorted(["S00", "S04", "S08", "S12", "S01", "S02", "S03", "S05", "S06", "S07"])
+    assert all("the pin wins over sector_cap" in d.reason and "relaxed for pins: sector_cap" in d.reason for d in result.decisions if d.override_id is not None)
+    assert audit(result, "S12", "sector_cap") == (4.0, None, True)
+    [check] = [c for c in result.audit if c.symbol == "S12" and c.rule == "sector_cap"]
+    assert check.detail.endswith("exceeds cap 3 (the pin of override #3 (desk note 3) wins: relaxed for it)")
+    with pytest.raises(SelectionError, match="11 listed, scored symbols are pinned .* at most 10 can be held"):
+        select(universe(), NO_CORRELATIONS, [], {}, LOOSE, [override(i, f"S{i:02d}", "pin") for i in range(11)])

@@ -28,18 +28,21 @@ from click.testing import CliRunner
 from orchestration.cli import main
 from orchestration.embedded_postgres import EmbeddedPostgres
 from orchestration.portfolio.manager import evaluate_window
+from orchestration.portfolio.selection import SelectionError
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
 
 POLICY = "synthetic"
+MIN_CONSENSUS_SCORE = -0.5  # a challenger whose agents lean to sell is not swapped in
 COLUMNS = (
     "policy", "regime", "sector_cap", "max_pairwise_correlation", "min_turnover_24h_quote", "min_listing_age_hours",
     "challenger_margin", "challenger_evaluations", "weighting",
+    "challenger_min_consensus_score", "challenger_min_consensus_confidence", "challenger_without_consensus", "challenger_evaluations_if_sell",
 )
 POLICY_ROWS = [
-    (POLICY, "risk_on", 5, 0.30, 1_000.0, 12.0, 0.02, 2, "score"),
-    (POLICY, "neutral", 4, 0.30, 1_000.0, 12.0, 0.02, 2, "equal"),
-    (POLICY, "risk_off", 3, 0.20, 1_000.0, 24.0, 0.05, 3, "inverse_vol"),
+    (POLICY, "risk_on", 5, 0.30, 1_000.0, 12.0, 0.02, 2, "score", MIN_CONSENSUS_SCORE, 0.0, "allow", 1),
+    (POLICY, "neutral", 4, 0.30, 1_000.0, 12.0, 0.02, 2, "equal", MIN_CONSENSUS_SCORE, 0.0, "allow", 2),
+    (POLICY, "risk_off", 3, 0.20, 1_000.0, 24.0, 0.05, 3, "inverse_vol", MIN_CONSENSUS_SCORE, 0.0, "allow", 2),
 ]
 REGIME = {
     "symbol": "XBTUSDTM", "trend_hours": 24, "trend_threshold": 0.02, "volatility_lookback_hours": 720,
@@ -86,9 +89,15 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     queries = {
         "evaluations": evaluated,
         "composition": "select e.as_of, c.symbol, c.position, c.weight, c.composite_score from portfolio.composition c join portfolio.evaluations e using (evaluation_id)",
-        "decisions": "select e.as_of, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, d.details::text from portfolio.decisions d join portfolio.evaluations e using (evaluation_id)",
+        "decisions": (
+            "select e.as_of, d.symbol, d.action, d.reason, d.composite_score, d.score_rank, d.details::text, d.override_id, d.consensus_status, "
+            "d.consensus::text, d.votes::text from portfolio.decisions d join portfolio.evaluations e using (evaluation_id)"
+        ),
         "screening": "select e.as_of, s.symbol, s.rule, s.measured, s.limit_value, s.passed, s.detail from portfolio.screening s join portfolio.evaluations e using (evaluation_id)",
-        "challenger_streaks": "select e.as_of, s.symbol, s.streak, s.composite_score, s.weakest_symbol, s.weakest_score from portfolio.challenger_streaks s join portfolio.evaluations e using (evaluation_id)",
+        "challenger_streaks": (
+            "select e.as_of, s.symbol, s.streak, s.composite_score, s.weakest_symbol, s.weakest_score, s.blocked_by, s.blocked_detail "
+            "from portfolio.challenger_streaks s join portfolio.evaluations e using (evaluation_id)"
+        ),
     }
     return {table: sorted(fetch(url, query), key=repr) for table, query in queries.items()}
 
@@ -295,6 +304,7 @@ def test_no_look_ahead_later_data_leaves_every_decision_up_to_t_unchanged(built:
         "intermediate.int_return_correlations_30d": f"as_of > '{t.isoformat()}'",
         "intermediate.int_market_regime_1h": f"bucket_start + interval '1 hour' > '{t.isoformat()}'",
         "intermediate.int_indicators_1h_volatility": f"bucket_start + interval '1 hour' > '{t.isoformat()}'",
+        "intermediate.int_agent_consensus_1h": f"score_time > '{t.isoformat()}'",
     }
     with psycopg.connect(built.url) as conn:
         conn.execute("create schema if not exists scratch")
@@ -305,6 +315,11 @@ def test_no_look_ahead_later_data_leaves_every_decision_up_to_t_unchanged(built:
         conn.execute(f"delete from intermediate.int_return_correlations_30d where {later['intermediate.int_return_correlations_30d']}")
         conn.execute(f"update intermediate.int_market_regime_1h set regime = 'risk_off' where {later['intermediate.int_market_regime_1h']}")
         conn.execute(f"update intermediate.int_indicators_1h_volatility set rv_close_to_close_24 = 3 * rv_close_to_close_24 where {later['intermediate.int_indicators_1h_volatility']}")
+        # and every later consensus disputed, its votes rewritten
+        conn.execute(
+            "update intermediate.int_agent_consensus_1h set is_disputed = true, consensus_score = -consensus_score, "
+            f"votes = jsonb_build_object('rewritten', true) where {later['intermediate.int_agent_consensus_1h']}"
+        )
     try:
         clear_portfolio(built.url)
         assert replay(built.url, *full_range()).exit_code == 0
@@ -319,6 +334,220 @@ def test_no_look_ahead_later_data_leaves_every_decision_up_to_t_unchanged(built:
                 conn.execute(f"drop table scratch.later_{i}")
         clear_portfolio(built.url)
         hourly_runs(built.url)
+    assert snapshot(built.url) == hourly
+
+
+# --- the agents' consensus and the trader overrides -----------------------------------------
+
+CONSENSUS = "intermediate.int_agent_consensus_1h"
+CONSENSUS_MEASURES = (
+    "consensus_score", "consensus_confidence", "agreement", "is_disputed", "recommendation", "total_weight",
+    "voting_agent_count", "weighted_agent_count",
+)
+HOUR = timedelta(hours=1)
+
+
+def restore_hourly(built: Built, hourly: dict[str, list[tuple[Any, ...]]]) -> None:
+    clear_portfolio(built.url)
+    hourly_runs(built.url)
+    assert snapshot(built.url) == hourly
+
+
+def test_every_decision_keeps_the_consensus_and_every_vote_of_its_symbol_at_t(built: Built, hourly: dict[str, list[tuple[Any, ...]]]) -> None:
+    model = {
+        (r[0], r[1]): r[2:]
+        for r in fetch(built.url, f"select score_time, symbol, {', '.join(CONSENSUS_MEASURES)}, votes from {CONSENSUS}")
+    }
+    seen: dict[tuple[str, str], int] = {}
+    for as_of, symbol, action, _, _, _, _, _, status, consensus, votes in hourly["decisions"]:
+        row = model.get((as_of, symbol))
+        seen[(action, status)] = seen.get((action, status), 0) + 1
+        if row is None:
+            assert (status, consensus, votes) == ("missing", None, None), (as_of, symbol)
+            continue
+        *measures, model_votes = row
+        assert status == ("abstained" if measures[0] is None else "present"), (as_of, symbol)
+        assert json.loads(votes) == model_votes and len(model_votes) == 4  # every agent's vote, abstaining ones included
+        stored = json.loads(consensus)
+        assert datetime.fromisoformat(stored.pop("score_time")) == as_of
+        assert stored == dict(zip(CONSENSUS_MEASURES, measures, strict=True)), (as_of, symbol)
+    # both sides of the replacements carry the agents' votes; the hours before any call resolved, none has a weighted view
+    assert seen.get(("add", "present"), 0) and seen.get(("remove", "present"), 0) and seen.get(("hold", "present"), 0)
+    assert seen.get(("add", "abstained"), 0) or seen.get(("hold", "abstained"), 0)
+
+
+def test_a_challenger_with_a_disputed_or_weak_consensus_is_not_swapped_in_until_its_consensus_supports_it(
+    built: Built, hourly: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    replacements = sorted(
+        (d[0], d[1], json.loads(d[6])["replaces"][0]) for d in hourly["decisions"] if d[2] == "add" and json.loads(d[6]).get("rule") == "challenger"
+    )
+    t0, challenger, replaced = replacements[0]
+    # the challenger's consensus: a disputed buy at t0, leaning to sell at t0 + 1, a supporting buy at t0 + 2
+    edits = {
+        t0: "consensus_score = 0.6, consensus_confidence = 0.5, recommendation = 'buy', is_disputed = true",
+        t0 + HOUR: f"consensus_score = {MIN_CONSENSUS_SCORE - 0.25}, recommendation = 'sell', is_disputed = false",
+        t0 + 2 * HOUR: "consensus_score = 0.5, consensus_confidence = 0.5, recommendation = 'buy', is_disputed = false",
+    }
+    where = f"symbol = '{challenger}' and score_time between '{t0.isoformat()}' and '{(t0 + 2 * HOUR).isoformat()}'"
+    with psycopg.connect(built.url) as conn:
+        conn.execute("create schema if not exists scratch")
+        conn.execute(f"create table scratch.consensus_before as select * from {CONSENSUS} where {where}")
+        assert conn.execute("select count(*) from scratch.consensus_before").fetchone() == (3,)
+        for moment, change in edits.items():
+            conn.execute(f"update {CONSENSUS} set {change} where symbol = %s and score_time = %s", (challenger, moment))
+    try:
+        clear_portfolio(built.url)
+        evaluate_window(built.url, synthetic.START, t0 + 2 * HOUR, VERSION, POLICY, "gated")
+        gated = snapshot(built.url)
+        assert until(gated, t0 - HOUR) == until(hourly, t0 - HOUR)
+        blocked = {(s[0], s[1]): s for s in gated["challenger_streaks"]}
+        held = {(c[0], c[1]) for c in gated["composition"]}
+        disputed, weak = blocked[(t0, challenger)], blocked[(t0 + HOUR, challenger)]
+        assert (t0, challenger) not in held and (t0, replaced) in held and disputed[6] == "consensus_disputed"
+        assert f"due to replace {replaced}" in disputed[7] and "a disputed consensus blocks a replacement" in disputed[7]
+        assert (t0 + HOUR, challenger) not in held and weak[6] == "consensus_score" and weak[2] == disputed[2] + 1  # the streak is kept
+        assert f"score below challenger_min_consensus_score {MIN_CONSENSUS_SCORE}" in weak[7]
+        [added] = [d for d in gated["decisions"] if d[0] == t0 + 2 * HOUR and d[1] == challenger]
+        assert added[2] == "add" and "consensus buy 0.5000 (confidence 0.5000, not disputed) supports it" in added[3]
+        assert json.loads(added[9])["consensus_score"] == 0.5 and added[8] == "present"
+    finally:
+        with psycopg.connect(built.url) as conn:
+            conn.execute(f"delete from {CONSENSUS} where {where}")
+            conn.execute(f"insert into {CONSENSUS} select * from scratch.consensus_before")
+            conn.execute("drop table scratch.consensus_before")
+        restore_hourly(built, hourly)
+
+
+def eligible_and_listed(url: str) -> set[tuple[datetime, str]]:
+    """(as_of, symbol) pairs with an eligible score and a listed master row at as_of, from the dbt marts."""
+    rows = fetch(
+        url,
+        "select s.score_time, s.symbol from marts.fct_symbol_scores s join marts.dim_symbols_history h "
+        "on h.symbol = s.symbol and h.valid_from <= s.score_time and (h.valid_to is null or s.score_time < h.valid_to) "
+        "where s.algorithm_version = %s and s.is_eligible and s.composite_score is not null and h.is_listed",
+        (VERSION,),
+    )
+    return {(t, s) for t, s in rows}
+
+
+def add_override(url: str, symbol: str, action: str, valid_from: datetime, valid_to: datetime, reason: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "insert into portfolio.overrides (symbol, action, valid_from, valid_to, reason) values (%s, %s, %s, %s, %s) returning override_id",
+            (symbol, action, valid_from, valid_to, reason),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+LAYER1 = ("ADAUSDTM", "AVAXUSDTM", "ETHUSDTM", "SOLUSDTM", "XBTUSDTM", "XBTUSDM")  # seed symbol_sectors: all layer1
+OTHER_LAYER1 = ("DOTUSDTM",)
+
+
+def test_overrides_exclude_pin_and_overlap_are_honoured_and_replay_equals_hourly_runs(
+    built: Built, hourly: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    formed = sorted(e[0] for e in hourly["evaluations"] if e[1] == "formed")
+    t1, t2 = formed[0] + 6 * HOUR, formed[0] + 20 * HOUR
+    held_before = {c[1]: c[2] for c in hourly["composition"] if c[0] == t1 - HOUR}
+    scored = eligible_and_listed(built.url)
+    excluded = min(held_before, key=held_before.__getitem__)  # the first position
+    pinned = min(s for t, s in scored if t == t1 and s not in held_before)
+    ids = {
+        "exclude": add_override(built.url, excluded, "exclude", t1, t1 + 6 * HOUR, "issuer under investigation"),
+        "pin": add_override(built.url, pinned, "pin", t1, t1 + 10 * HOUR, "desk wants exposure"),
+        "overlap": add_override(built.url, pinned, "exclude", t1 + 3 * HOUR, t1 + 4 * HOUR, "exchange maintenance"),
+        **{s: add_override(built.url, s, "pin", t2, t2 + 4 * HOUR, "layer1 basket") for s in LAYER1},
+    }
+    try:
+        clear_portfolio(built.url)
+        hourly_runs(built.url)
+        with_overrides = snapshot(built.url)
+        clear_portfolio(built.url)
+        assert replay(built.url, *full_range()).exit_code == 0
+        assert snapshot(built.url) == with_overrides  # replay == hour by hour, overrides present
+        assert until(with_overrides, t1 - HOUR) == until(hourly, t1 - HOUR)
+        held: dict[datetime, set[str]] = {}
+        for as_of, symbol, *_ in with_overrides["composition"]:
+            held.setdefault(as_of, set()).add(symbol)
+        decisions = {(d[0], d[1]): d for d in with_overrides["decisions"]}
+        # exclude: never held in [t1, t1 + 6h); removed at t1 naming the override and its reason
+        assert all(excluded not in held[t1 + h * HOUR] for h in range(6))
+        removal = decisions[(t1, excluded)]
+        assert removal[2] == "remove" and removal[7] == ids["exclude"]
+        assert removal[3].startswith(f"removed: excluded by override #{ids['exclude']} (issuer under investigation)")
+        # pin: held while listed and scored, except the hour the overlapping exclude wins
+        for h in range(10):
+            moment = t1 + h * HOUR
+            if h == 3:
+                assert pinned not in held[moment] and decisions[(moment, pinned)][7] == ids["overlap"]
+            elif (moment, pinned) in scored:
+                assert pinned in held[moment], moment
+        assert decisions[(t1, pinned)][2] == "add" and decisions[(t1, pinned)][7] == ids["pin"]
+        assert f"pinned by override #{ids['pin']} (desk wants exposure): held whatever its rank" in decisions[(t1, pinned)][3]
+        overlap = [s for s in with_overrides["screening"] if s[0] == t1 + 3 * HOUR and s[1] == pinned and s[2] == "override"]
+        assert [(s[5], s[6]) for s in overlap] == [
+            (False, f"excluded by override #{ids['overlap']} (exchange maintenance); pin override #{ids['pin']} (desk wants exposure) overridden (exclude wins)")
+        ]
+        # six layer1 pins: held while listed and scored; over a regime's sector cap the pin wins, recorded as a relaxation
+        evaluations = {e[0]: e for e in with_overrides["evaluations"]}
+        pins_won = 0
+        for h in range(4):
+            moment = t2 + h * HOUR
+            honoured = {s for s in LAYER1 if (moment, s) in scored}
+            assert honoured <= held[moment]
+            details = json.loads(decisions[(moment, min(honoured))][6])
+            searched, for_pins = details.get("relaxed", []), details.get("relaxed_for_pins", [])
+            assert evaluations[moment][10] == searched + for_pins
+            if "sector_cap" in searched:
+                continue  # ten could not be found under the cap: the search relaxed it for every holding
+            cap = json.loads(evaluations[moment][8])["sector_cap"]
+            if len(honoured) >= cap:  # the pins fill the sector: no other layer1 contract beside them
+                assert not held[moment] & set(OTHER_LAYER1), moment
+            if len(honoured) > cap:
+                pins_won += 1
+                assert "sector_cap" in for_pins and all("the pin wins over sector_cap" in decisions[(moment, s)][3] for s in honoured)
+        assert pins_won > 0
+        # every holding passes every screening row (the GX gate's rule): a rule a pin breaks is audited as relaxed for it
+        failing = [s for s in with_overrides["screening"] if s[1] in held.get(s[0], set()) and not s[5]]
+        assert failing == []
+        relaxed_for_pins = [s for s in with_overrides["screening"] if "wins: relaxed for it" in s[6]]
+        assert relaxed_for_pins and all(s[4] is None and s[1] in LAYER1 + (pinned,) for s in relaxed_for_pins)
+        # the audit log has the override columns of the decisions in its after rows
+        [(logged,)] = fetch(
+            built.url,
+            "select after from audit.change_log where table_schema = 'portfolio' and table_name = 'decisions' and operation = 'INSERT' "
+            "and (after ->> 'override_id')::bigint = %s order by change_id desc limit 1",
+            (ids["exclude"],),
+        )
+        assert logged["symbol"] == excluded and logged["action"] == "remove" and {"consensus_status", "consensus", "votes"} <= logged.keys()
+    finally:
+        clear_portfolio(built.url)
+        with psycopg.connect(built.url) as conn:
+            conn.execute("delete from portfolio.overrides where override_id = any(%s)", (list(ids.values()),))
+        restore_hourly(built, hourly)
+
+
+def test_more_than_ten_honoured_pins_stop_the_evaluation_with_the_pins_named(built: Built, hourly: dict[str, list[tuple[Any, ...]]]) -> None:
+    last = synthetic.START + timedelta(hours=synthetic.HOURS)
+    pins = sorted({s for t, s in eligible_and_listed(built.url) if t == last})[:11]
+    assert len(pins) == 11
+    ids = [add_override(built.url, s, "pin", last, last + HOUR, "too many") for s in pins]
+    try:
+        with psycopg.connect(built.url) as conn:
+            evaluation_id = conn.execute("select evaluation_id from portfolio.evaluations where as_of = %s", (last,)).fetchone()
+        assert evaluation_id is not None
+        with psycopg.connect(built.url) as conn, conn.transaction():
+            for table in PORTFOLIO_TABLES:
+                conn.execute(f"delete from portfolio.{table} where evaluation_id = %s", evaluation_id)
+        with pytest.raises(SelectionError, match=r"11 listed, scored symbols are pinned \(.*\): at most 10 can be held; end some of the pins"):
+            evaluate_window(built.url, last - HOUR, last, VERSION, POLICY, "too-many-pins")
+        assert fetch(built.url, "select count(*) from portfolio.evaluations where as_of = %s", (last,)) == [(0,)]  # nothing written
+    finally:
+        with psycopg.connect(built.url) as conn:
+            conn.execute("delete from portfolio.overrides where override_id = any(%s)", (ids,))
+        evaluate_window(built.url, last - HOUR, last, VERSION, POLICY, f"hour-{synthetic.HOURS - 1}")
     assert snapshot(built.url) == hourly
 
 
@@ -360,7 +589,7 @@ def test_compliance_catches_a_violating_composition(
     built: Built, hourly: dict[str, list[tuple[Any, ...]]], pg_cluster: EmbeddedPostgres
 ) -> None:
     last, before = synthetic.START + timedelta(hours=synthetic.HOURS), synthetic.START + timedelta(hours=synthetic.HOURS - 1)
-    strict = [("strict", regime, 2, -0.9, 1e12, 1e6, 0.0, 1, "equal") for regime in ("risk_on", "neutral", "risk_off")]
+    strict = [("strict", regime, 2, -0.9, 1e12, 1e6, 0.0, 1, "equal", -1.0, 0.0, "allow", 1) for regime in ("risk_on", "neutral", "risk_off")]
     # six layer1 contracts (ADA, AVAX, ETH, SOL and both XBT), the youngest and the least traded
     ten = ["ADAUSDTM", "AVAXUSDTM", "ETHUSDTM", "SOLUSDTM", "XBTUSDTM", "XBTUSDM", "DOGEUSDTM", "XRPUSDTM", "NEWUSDTM", "MICROUSDTM"]
     with psycopg.connect(built.url) as conn:
