@@ -10,6 +10,7 @@ from orchestration.assets.ingestion import (
     kucoin_order_books,
     kucoin_tickers,
     kucoin_trades,
+    load_batches,
 )
 from orchestration.assets.lifecycle import symbol_lifecycle
 from orchestration.assets.portfolio import portfolio_manager
@@ -38,6 +39,7 @@ defs = dg.Definitions(
     assets=[
         kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
         kucoin_trades, dbt_market_models, portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
+        load_batches,
     ],
     asset_checks=[raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate],
     jobs=[contracts_snapshot, market_snapshots, funding_history, market_pipeline, signals_import, partition_maintenance],
