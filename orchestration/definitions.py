@@ -33,7 +33,13 @@ from orchestration.schedules import (
     market_snapshots_every_5_minutes,
     partition_maintenance_daily,
 )
-from orchestration.sensors import gap_repair_sensor, new_listing_sensor, run_failure_recorder, signals_drop_folder_sensor
+from orchestration.sensors import (
+    gap_repair_sensor,
+    new_listing_sensor,
+    run_failure_recorder,
+    signals_drop_folder_sensor,
+    signals_rebuild_sensor,
+)
 
 defs = dg.Definitions(
     assets=[
@@ -47,7 +53,7 @@ defs = dg.Definitions(
         contracts_snapshot_hourly, market_snapshots_every_5_minutes, market_pipeline_hourly, funding_history_daily,
         partition_maintenance_daily,
     ],
-    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor],
+    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor, signals_rebuild_sensor],
     resources={
         "database": PostgresResource(url=dg.EnvVar("ZMART_DATABASE_URL")),
         "exchange": KucoinFuturesResource(

@@ -7,7 +7,9 @@ before importing them.
 
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.settings import DBT_PROJECT_DIR
@@ -30,3 +32,9 @@ def ensure_manifest() -> None:
     """Parse once on a fresh checkout, where no manifest exists yet."""
     if not dbt_project.manifest_path.exists():
         prepare_manifest()
+
+
+def project_vars() -> dict[str, Any]:
+    """The vars block of dbt_project.yml: what the code location's dbt runs use (they pass only the window)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project["vars"])
