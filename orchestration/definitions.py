@@ -10,6 +10,7 @@ from orchestration.assets.ingestion import (
     kucoin_order_books,
     kucoin_tickers,
     kucoin_trades,
+    load_batches,
 )
 from orchestration.assets.lifecycle import symbol_lifecycle
 from orchestration.assets.portfolio import portfolio_manager
@@ -35,12 +36,19 @@ from orchestration.schedules import (
     market_snapshots_every_5_minutes,
     partition_maintenance_daily,
 )
-from orchestration.sensors import gap_repair_sensor, new_listing_sensor, run_failure_recorder, signals_drop_folder_sensor
+from orchestration.sensors import (
+    gap_repair_sensor,
+    new_listing_sensor,
+    run_failure_recorder,
+    signals_drop_folder_sensor,
+    signals_rebuild_sensor,
+)
 
 defs = dg.Definitions(
     assets=[
         kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
         kucoin_trades, *MARKET_LAYERS.values(), portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
+        load_batches,
     ],
     asset_checks=[
         raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate, contracts_vs_exchange, snapshots_vs_candles,
@@ -51,7 +59,7 @@ defs = dg.Definitions(
         contracts_snapshot_hourly, market_snapshots_every_5_minutes, market_pipeline_hourly, funding_history_daily,
         partition_maintenance_daily,
     ],
-    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor, raw_freshness_sensor],
+    sensors=[new_listing_sensor, gap_repair_sensor, run_failure_recorder, signals_drop_folder_sensor, raw_freshness_sensor, signals_rebuild_sensor],
     resources={
         "database": PostgresResource(url=dg.EnvVar("ZMART_DATABASE_URL")),
         "exchange": KucoinFuturesResource(

@@ -1,4 +1,5 @@
-"""Sensors: new listings get their history, missing minutes get re-fetched, failed runs get recorded."""
+"""Sensors: new listings get their history, missing minutes get re-fetched, failed runs get recorded,
+signal files get imported and the hours they change rebuilt."""
 
 import hashlib
 import json
@@ -9,10 +10,14 @@ import dagster as dg
 
 from models.signals import FORMATS
 
+from orchestration.assets.signals import signals_file
+from orchestration.assets.transformation import MARKET_LAYERS
 from orchestration.ingestion.monitoring import candle_gaps, latest_snapshot_time, new_listings, record_run_failure
+from orchestration.ingestion.signals import first_affected_receipt
 from orchestration.jobs import market_pipeline, signals_import
 from orchestration.partitions import HISTORY_START, hourly, range_tags
 from orchestration.resources.database import PostgresResource
+from orchestration.resources.dbt import project_vars
 from orchestration.resources.ingestion import IngestionPolicy
 from orchestration.resources.signals import SignalsInbox
 
@@ -20,6 +25,15 @@ from orchestration.resources.signals import SignalsInbox
 LISTING_LOOKBACK = timedelta(days=7)
 GAP_LOOKBACK = timedelta(hours=48)
 _EXCHANGE_OPS = ("raw__kucoin_candles_1m", "raw__kucoin_open_interest")
+# The market dbt models that read the signals, directly or through other models (staging, events,
+# reliability, sentiment, then the score components, agents and scores that read them). The
+# portfolio marts read them only through the portfolio manager's decisions, which a rebuild of past
+# hours does not re-make.
+SIGNALS_DEPENDENT = sorted(
+    (dg.AssetSelection.assets(signals_file).downstream(include_self=False) & dg.AssetSelection.assets(*MARKET_LAYERS.values()))
+    .resolve([signals_file, *MARKET_LAYERS.values()]),
+    key=lambda key: key.path,
+)
 
 
 def _symbols_config(symbols: list[str]) -> dict[str, object]:
@@ -148,3 +162,41 @@ def signals_drop_folder_sensor(context: dg.SensorEvaluationContext, signals_inbo
             )
         )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[signals_import],
+    request_job=market_pipeline,
+    minimum_interval_seconds=60,
+    description=(
+        "After a signals import that inserted signals, rebuilds the dbt models that read signals (not the raw data, "
+        "not the portfolio) over the built hours they change: from the first receipt of the events the new signals "
+        "can join, to the last built hour."
+    ),
+)
+def signals_rebuild_sensor(context: dg.RunStatusSensorContext, database: PostgresResource) -> dg.RunRequest | dg.SkipReason:
+    run_id = context.dagster_run.run_id
+    window_minutes = int(project_vars()["signals"]["event_window_minutes"])
+    since = first_affected_receipt(database.url, run_id, window_minutes)
+    if since is None:
+        return dg.SkipReason(f"run {run_id} inserted no signal")
+    built = _built_hours(context.instance)
+    if built is None:
+        return dg.SkipReason("no hour of the models that read signals is built yet: the hourly runs will read them")
+    # Every model reads only what was known by its row's time (signals, outcomes, accuracies), so
+    # the hours from the first one changed to the last built are all that can be stale.
+    first, last = max(_key(since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)), built[0]), built[1]
+    if first > last:
+        return dg.SkipReason(f"the new signals change no hour up to {last}, the last built: the hourly runs will read them")
+    return dg.RunRequest(
+        run_key=f"signals-rebuild:{run_id}",
+        asset_selection=SIGNALS_DEPENDENT,
+        tags={**range_tags(first, last), "zmart/trigger": "signals_import", "zmart/signals_run": run_id},
+    )
+
+
+def _built_hours(instance: dg.DagsterInstance) -> tuple[str, str] | None:
+    """The first and last hourly partitions materialised of any model that reads signals."""
+    keys = set().union(*(instance.get_materialized_partitions(key) for key in SIGNALS_DEPENDENT))
+    return (min(keys), max(keys)) if keys else None

@@ -24,22 +24,14 @@
     {%- set p = {} -%}
     {%- for name, low, high in [("outcome_horizon_hours", 1, 720), ("accuracy_lookback_hours", 1, 87600),
                                 ("accuracy_prior_strength", 1, 100000)] -%}
-        {%- set value = raw.get(name) -%}
-        {%- if value is boolean or value is not integer or value < low or value > high -%}
-            {{ exceptions.raise_compiler_error("var agents." ~ name ~ "=" ~ value ~ " is malformed: expected an integer between " ~ low ~ " and " ~ high) }}
-        {%- endif -%}
-        {%- do p.update({name: value}) -%}
+        {%- do p.update({name: integer_var("agents." ~ name, raw.get(name), low, high)}) -%}
     {%- endfor -%}
     {%- set horizons = scoring_performance_parameters()["horizons"] -%}
     {%- if p["outcome_horizon_hours"] not in horizons -%}
         {{ exceptions.raise_compiler_error("var agents.outcome_horizon_hours=" ~ p["outcome_horizon_hours"] ~ " is not one of scoring_performance.forward_return_horizons " ~ horizons) }}
     {%- endif -%}
     {%- for name in ["recommendation_threshold", "dispute_weight_floor", "trend_scale", "macd_scale", "spread_ceiling"] -%}
-        {%- set value = raw.get(name) -%}
-        {%- if value is boolean or value is not number or value <= 0 or value >= 1 -%}
-            {{ exceptions.raise_compiler_error("var agents." ~ name ~ "=" ~ value ~ " is malformed: expected a number in (0, 1)") }}
-        {%- endif -%}
-        {%- do p.update({name: value}) -%}
+        {%- do p.update({name: number_var("agents." ~ name, raw.get(name), 0, 1, "()")}) -%}
     {%- endfor -%}
     {{ return(p) }}
 {% endmacro %}

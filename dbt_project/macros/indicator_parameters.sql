@@ -58,10 +58,7 @@
 {% endmacro %}
 
 {% macro _check_period(name, value, minimum) %}
-    {%- if value is boolean or value is not integer or value < minimum or value > 10000 -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ value ~ " is malformed: expected an integer between " ~ minimum ~ " and 10000") }}
-    {%- endif -%}
-    {{ return(value) }}
+    {{ return(integer_var(name, value, minimum, 10000)) }}
 {% endmacro %}
 
 {% macro score_indicator_columns() %}

@@ -24,14 +24,8 @@
     {%- if min_obs > lookback -%}
         {{ exceptions.raise_compiler_error("var market_regime.min_volatility_observations=" ~ min_obs ~ " exceeds market_regime.volatility_lookback_hours=" ~ lookback ~ ": every regime would be unknown") }}
     {%- endif -%}
-    {%- set threshold = raw.get("trend_threshold") -%}
-    {%- if threshold is boolean or threshold is not number or threshold <= 0 or threshold >= 1 -%}
-        {{ exceptions.raise_compiler_error("var market_regime.trend_threshold=" ~ threshold ~ " is malformed: expected a log return in (0, 1)") }}
-    {%- endif -%}
-    {%- set percentile = raw.get("high_volatility_percentile") -%}
-    {%- if percentile is boolean or percentile is not number or percentile <= 0 or percentile > 1 -%}
-        {{ exceptions.raise_compiler_error("var market_regime.high_volatility_percentile=" ~ percentile ~ " is malformed: expected a fraction in (0, 1]") }}
-    {%- endif -%}
+    {%- set threshold = number_var("market_regime.trend_threshold", raw.get("trend_threshold"), 0, 1, "()", "a log return") -%}
+    {%- set percentile = number_var("market_regime.high_volatility_percentile", raw.get("high_volatility_percentile"), 0, 1, "(]", "a fraction") -%}
     {{ return({"symbol": symbol, "trend_hours": trend_hours, "trend_threshold": threshold, "volatility_lookback_hours": lookback,
                "high_volatility_percentile": percentile, "min_volatility_observations": min_obs}) }}
 {% endmacro %}

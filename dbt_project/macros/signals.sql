@@ -25,19 +25,12 @@
     {%- set p = {} -%}
     {%- for name, low, high in [("outcome_horizon_hours", 1, 720), ("event_window_minutes", 1, 1440),
                                 ("reliability_lookback_hours", 1, 87600), ("reliability_prior_strength", 1, 100000)] -%}
-        {%- set value = raw.get(name) -%}
-        {%- if value is boolean or value is not integer or value < low or value > high -%}
-            {{ exceptions.raise_compiler_error("var signals." ~ name ~ "=" ~ value ~ " is malformed: expected an integer between " ~ low ~ " and " ~ high) }}
-        {%- endif -%}
-        {%- do p.update({name: value}) -%}
+        {%- do p.update({name: integer_var("signals." ~ name, raw.get(name), low, high)}) -%}
     {%- endfor -%}
     {%- if p["outcome_horizon_hours"] not in horizons -%}
         {{ exceptions.raise_compiler_error("var signals.outcome_horizon_hours=" ~ p["outcome_horizon_hours"] ~ " is not one of scoring_performance.forward_return_horizons " ~ horizons) }}
     {%- endif -%}
-    {%- set similarity = raw.get("text_similarity") -%}
-    {%- if similarity is boolean or similarity is not number or similarity <= 0 or similarity > 1 -%}
-        {{ exceptions.raise_compiler_error("var signals.text_similarity=" ~ similarity ~ " is malformed: expected a number in (0, 1]") }}
-    {%- endif -%}
+    {%- set similarity = number_var("signals.text_similarity", raw.get("text_similarity"), 0, 1, "(]") -%}
     {%- set version = raw.get("sentiment_model_version") -%}
     {%- if version is not string or modules.re.match("^[0-9A-Za-z.+-]{1,40}$", version) is none -%}
         {{ exceptions.raise_compiler_error("var signals.sentiment_model_version=" ~ version ~ " is malformed: expected a version string such as '3.3.2'") }}

@@ -11,6 +11,7 @@ Imports of the same bytes are serialised by an advisory lock on the sha256.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -74,3 +75,46 @@ def _score_inserted(conn: psycopg.Connection, batch_id: int) -> None:
     with conn.cursor().copy(f"copy raw.signal_sentiment ({', '.join(columns)}) from stdin") as copy:
         for (source, external_id, _), score in zip(rows, scores.itertuples(index=False), strict=True):
             copy.write_row((source, external_id, MODEL, MODEL_VERSION, *score, batch_id))
+
+
+def first_affected_receipt(url: str, run_id: str, event_window_minutes: int) -> datetime | None:
+    """The earliest receipt the signals a run inserted can change the dbt models at, or None when it inserted none.
+
+    A new signal joins the event of the near-duplicates it links (int_signal_event_members), and
+    that event counts in the hour of its first receipt, which can precede the new signal's own.
+    Near-duplicates share symbol and direction and are published at most ``event_window_minutes``
+    apart, so an event lies within one chain of such publications (consecutive ones at most that
+    far apart; text similarity is not looked at): the chain's first receipt is never later than
+    the event's."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            """
+            with imported as (
+                select signals.symbol, signals.direction, signals.published_at
+                from raw.signals
+                inner join raw.load_batches as batches on batches.batch_id = signals.batch_id
+                where batches.asset = %(asset)s and batches.run_id = %(run_id)s and batches.status = 'succeeded'
+            ),
+            related as (
+                select symbol, direction, published_at, received_at,
+                       published_at - lag(published_at) over (partition by symbol, direction order by published_at) as gap
+                from raw.signals
+                where (symbol, direction) in (select symbol, direction from imported)
+            ),
+            chained as (
+                select symbol, direction, published_at, received_at,
+                       count(*) filter (where gap is null or gap > make_interval(mins => %(minutes)s))
+                           over (partition by symbol, direction order by published_at) as chain
+                from related
+            )
+            select min(chained.received_at)
+            from chained
+            where (chained.symbol, chained.direction, chained.chain) in (
+                select chained.symbol, chained.direction, chained.chain
+                from chained
+                inner join imported using (symbol, direction, published_at)
+            )
+            """,
+            {"asset": ASSET, "run_id": run_id, "minutes": event_window_minutes},
+        ).fetchone()
+    return row[0] if row else None

@@ -10,7 +10,9 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import yaml
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.settings import DBT_PROJECT_DIR
@@ -63,3 +65,9 @@ def keep_partial_parse(invocation_target: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=PARTIAL_PARSE_FILE, delete=False) as copy:
         copy.write(source.read_bytes())
     os.replace(copy.name, destination)
+
+
+def project_vars() -> dict[str, Any]:
+    """The vars block of dbt_project.yml: what the code location's dbt runs use (they pass only the window)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project["vars"])

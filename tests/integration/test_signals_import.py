@@ -17,7 +17,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from models.signals import MAX_LINE_BYTES, SignalFileError
-from orchestration.ingestion.signals import import_signal_file
+from orchestration.ingestion.signals import first_affected_receipt, import_signal_file
 from simulator.signals import write_signal_files
 
 ZMART = Path(sys.executable).parent / "zmart"
@@ -211,3 +211,29 @@ def test_the_simulators_files_load_and_refuse_exactly_the_malformed_rows_of_the_
         assert result.counts.inserted == source.signals, source.name
         refused += [(source.file, line, rule) for line, rule, _, _ in quarantined(database_url, result.batch_id)]
     assert sorted(refused) == sorted((m.file, m.line, m.rule) for m in truth.malformed)
+
+
+def test_the_first_affected_receipt_is_that_of_the_chain_of_publications_a_run_joins(database_url: str, tmp_path: Path) -> None:
+    def chained(external_id: str, published: str, received: str, direction: str = "long") -> dict[str, Any]:
+        return signal(external_id, source="chain_feed", symbol="ZZZUSDTM", direction=direction,
+                      published_at=f"2026-11-03T{published}:00Z", received_at=f"2026-11-03T{received}:00Z")
+
+    def receipt(run_id: str, minutes: int = 60) -> datetime | None:
+        return first_affected_receipt(database_url, run_id, minutes)
+
+    import_signal_file(database_url, write_jsonl(tmp_path / "a.jsonl", [
+        chained("x-1", "10:00", "10:30"), chained("x-2", "11:30", "11:31"),  # 90 min apart: two chains
+        chained("y-1", "10:50", "10:51", direction="short"),  # another direction: never in a long chain
+    ]), "run-a")
+    assert receipt("run-a") == datetime(2026, 11, 3, 10, 30, tzinfo=UTC)
+    # x-3 links x-1 (50 min before) and x-2 (40 min after) into one chain, first received at 10:30
+    import_signal_file(database_url, write_jsonl(tmp_path / "b.jsonl", [chained("x-3", "10:50", "12:05")]), "run-b")
+    assert receipt("run-b") == datetime(2026, 11, 3, 10, 30, tzinfo=UTC)
+    assert receipt("run-b", minutes=45) == datetime(2026, 11, 3, 11, 31, tzinfo=UTC)  # links x-2 only
+    # exactly 60 min after x-2 still links (near-duplicates are published at most W minutes apart)
+    import_signal_file(database_url, write_jsonl(tmp_path / "c.jsonl", [chained("z-1", "12:30", "12:40")]), "run-c")
+    assert receipt("run-c") == datetime(2026, 11, 3, 10, 30, tzinfo=UTC)
+    assert receipt("run-c", minutes=59) == datetime(2026, 11, 3, 12, 40, tzinfo=UTC)
+    import_signal_file(database_url, tmp_path / "c.jsonl", "run-again")  # the same bytes: nothing inserted
+    assert receipt("run-again") is None
+    assert receipt("no-such-run") is None

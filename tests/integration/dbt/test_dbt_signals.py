@@ -282,3 +282,17 @@ def test_windows_in_sequence_give_the_full_refresh(built: Built) -> None:
         built.dbt.run("build", *SELECT, "--exclude-resource-type", "test", dbt_vars=window(start, end))
     for model, expected in full.items():
         assert_frames_close(frame(built.url, f"select * from intermediate.{model} order by 1, 2"), expected)
+
+
+def test_malformed_parameters_fail_naming_the_var(built: Built) -> None:
+    parameters = {
+        "outcome_horizon_hours": H, "event_window_minutes": WINDOW_MINUTES, "text_similarity": SIMILARITY,
+        "reliability_lookback_hours": LOOKBACK, "reliability_prior_strength": K, "sentiment_model_version": "3.3.2",
+    }
+    for name, value, rule in (
+        ("text_similarity", 1.5, "expected a number in (0, 1]"),
+        ("event_window_minutes", True, "expected an integer between 1 and 1440"),
+    ):
+        result = built.dbt.run("compile", "-s", "int_signal_events", dbt_vars={"signals": {**parameters, name: value}}, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0 and f"var signals.{name}={value} is malformed: {rule}" in output, (name, output[-2000:])
