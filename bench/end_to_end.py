@@ -307,7 +307,7 @@ def _pipeline_stages(
     def manager() -> tuple[int, str, str]:
         outcomes = evaluate_window(url, portfolio_start, end, ALGORITHM_VERSION, POLICY, RUN_ID)
         formed = sum(o.formed for o in outcomes)
-        return len(outcomes), "evaluations", f"hours {portfolio_start:%Y-%m-%d %H:%M} .. {end:%H:%M} UTC; {formed} formed"
+        return len(outcomes), "evaluations", f"hours {portfolio_start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC; {formed} formed"
 
     def portfolio_gate() -> tuple[int, str, str]:
         result = _passed(run_suite(url, portfolio.suite(portfolio_start, end, ALGORITHM_VERSION)))
