@@ -78,6 +78,8 @@ CLOCK_AFTER_END = timedelta(minutes=5)
 # the ingest measures the platform, not KuCoin's 2000 weight per 30 s (see the docs).
 POOL_WEIGHT = MAX_POOL_WEIGHT
 POLICY = "default"
+# Building 700 contracts' markets takes the simulator tens of seconds; under nice on a loaded machine, minutes.
+SIMULATOR_STARTUP_SECONDS = 900.0
 RUN_ID = "bench-end-to-end"
 COPY_BLOCK = 1 << 20
 # "Flat": the increment of the longest history costs at most this much more than the shortest one's.
@@ -238,7 +240,7 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
     )
     url = migrated_database(cluster, f"bench_e2e_{config.days}d")
     other_url = migrated_database(cluster, f"bench_e2e_{config.other_days}d")
-    with SimulatorProcess(simulator_config) as simulator:
+    with SimulatorProcess(simulator_config, startup_timeout=SIMULATOR_STARTUP_SECONDS) as simulator:
         exchange = KucoinFuturesResource(mode="sim", sim_url=simulator.url, weight_budget=POOL_WEIGHT)
         progress(f"simulator at {simulator.url}; ingesting {len(symbols)} symbols x {config.days} days")
         ingest, ingest_peaks = _metered(pid, lambda: ingest_history(url, exchange, symbols, config.start(config.days), config.end, RUN_ID))
