@@ -54,3 +54,11 @@ def server_version(url: str) -> str:
         row = conn.execute("select version()").fetchone()
     assert row is not None
     return str(row[0])
+
+
+def server_pid(cluster: EmbeddedPostgres) -> int | None:
+    """The postmaster's process id, from its pid file (None when the server is not running)."""
+    try:
+        return int((cluster.data_dir / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, IndexError, ValueError):
+        return None

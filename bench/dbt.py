@@ -23,8 +23,11 @@ from orchestration.resources.database import ConnectionParams
 from orchestration.resources.dbt import DBT_EXECUTABLE, window_env
 from orchestration.settings import DBT_PROJECT_DIR
 
-# The selection of the dbt_market_models asset: every node but the portfolio-tagged ones.
+# The market models of the per-layer dbt assets (staging, intermediate, market marts) in one
+# invocation: every node but the portfolio-tagged ones.
 MARKET_SELECTION = ("--select", "fqn:*", "--exclude", "tag:portfolio")
+# The selection of the dbt_portfolio_models asset, run after the portfolio manager.
+PORTFOLIO_SELECTION = ("--select", "tag:portfolio")
 _TIMEOUT_SECONDS = 3600
 
 
@@ -68,12 +71,14 @@ def window_vars(start: datetime, end: datetime) -> dict[str, str]:
     return {"window_start": start.isoformat(), "window_end": end.isoformat()}
 
 
-def run_market_models(command: str, url: str, work_dir: Path, start: datetime, end: datetime) -> DbtInvocation:
-    """``dbt <command>`` of the market models for the window [start, end), timed."""
+def run_market_models(
+    command: str, url: str, work_dir: Path, start: datetime, end: datetime, selection: tuple[str, ...] = MARKET_SELECTION,
+) -> DbtInvocation:
+    """``dbt <command>`` of the market models (or another asset's ``selection``) for the window [start, end), timed."""
     target = work_dir / "target"
     bounds = window_vars(start, end)
     argv = [
-        str(DBT_EXECUTABLE), command, *MARKET_SELECTION,
+        str(DBT_EXECUTABLE), command, *selection,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target), "--log-path", str(work_dir / "logs"),
     ]

@@ -32,7 +32,7 @@ from rich.console import Console
 from bench import report
 from bench.cluster import migrated_database, scratch_cluster, server_version
 from bench.dbt import DbtInvocation, run_market_models
-from bench.machine import Machine, load_average, this_machine
+from bench.machine import load_average, this_machine
 from bench.workload import SNAPSHOT_DELAY, LoadStats, SimulatedMarket, load_candles, load_contracts_snapshot
 from orchestration.embedded_postgres import EmbeddedPostgres
 from orchestration.ingestion.windows import HOUR
@@ -136,16 +136,9 @@ class HistoryResult:
 
 
 @dataclass(frozen=True)
-class BenchmarkResult:
-    name: str
-    command: str
+class BenchmarkResult(report.Measurement):
     config: Config
     symbols: tuple[str, ...]
-    machine: Machine
-    started_at: datetime
-    finished_at: datetime
-    load_average_before: tuple[float, float, float]
-    load_average_after: tuple[float, float, float]
     histories: tuple[HistoryResult, ...]  # by history length, shortest first
 
     def ratio(self, seconds: Callable[[HistoryResult], float]) -> float:
@@ -173,7 +166,10 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
             increments[case.days].append(measure_increment(cluster, case, market, symbols, config.end + k * HOUR, work_dir, progress))
     histories = tuple(replace(case, increments=tuple(increments[case.days])) for case in cases)
     machine = this_machine(server_version(cluster.url("postgres")))
-    return BenchmarkResult(NAME, command, config, tuple(symbols), machine, started, datetime.now(UTC), load_before, load_average(), histories)
+    return BenchmarkResult(
+        name=NAME, command=command, machine=machine, started_at=started, finished_at=datetime.now(UTC), load_average_before=load_before,
+        load_average_after=load_average(), config=config, symbols=tuple(symbols), histories=histories,
+    )
 
 
 def build_history(
@@ -294,9 +290,7 @@ def to_json(result: BenchmarkResult) -> dict[str, Any]:
 def markdown(result: BenchmarkResult) -> str:
     c = result.config
     lines = [
-        *report.provenance(
-            result.command, result.started_at, result.finished_at, result.machine, result.load_average_before, result.load_average_after,
-        ),
+        *result.provenance(),
         f"- Workload: the {c.symbols} most traded simulated contracts (seed {c.seed}), history ending {c.end:%Y-%m-%d %H:%M} UTC, "
         f"kline_gap {c.kline_gap}; {c.increments} consecutive one-hour increments after each history.",
         f"- dbt {result.histories[0].full_build.dbt_version}; wall seconds of the dbt process (start-up and the parse included: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,23 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]], left: 
     ]
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """What every benchmark result records besides its numbers: which benchmark, the command,
+    the machine, when, and how loaded the machine was."""
+
+    name: str
+    command: str
+    machine: Machine
+    started_at: datetime
+    finished_at: datetime
+    load_average_before: tuple[float, float, float]
+    load_average_after: tuple[float, float, float]
+
+    def provenance(self) -> list[str]:
+        return provenance(self.command, self.started_at, self.finished_at, self.machine, self.load_average_before, self.load_average_after)
+
+
 def provenance(
     command: str, started: datetime, finished: datetime, machine: Machine, load_before: Sequence[float], load_after: Sequence[float],
 ) -> list[str]:
@@ -57,9 +75,10 @@ def write_json(name: str, started: datetime, data: dict[str, Any], directory: Pa
     return path
 
 
-def write_docs(name: str, section: str, path: Path) -> None:
-    """Replace benchmark ``name``'s section of ``path`` (appended when the page has none yet)."""
-    begin = f"<!-- {name}: begin (written by python -m bench.{name}; edits inside are overwritten) -->"
+def write_docs(name: str, section: str, path: Path, command: str | None = None) -> None:
+    """Replace section ``name`` of ``path`` (appended when the page has none yet); ``command``
+    (default ``python -m bench.<name>``) is what its begin marker says writes it."""
+    begin = f"<!-- {name}: begin (written by {command or f'python -m bench.{name}'}; edits inside are overwritten) -->"
     end = f"<!-- {name}: end -->"
     block = f"{begin}\n{section}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
