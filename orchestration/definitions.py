@@ -10,12 +10,11 @@ from orchestration.assets.ingestion import (
     kucoin_order_books,
     kucoin_tickers,
     kucoin_trades,
-    load_batches,
 )
 from orchestration.assets.lifecycle import symbol_lifecycle
 from orchestration.assets.portfolio import portfolio_manager
 from orchestration.assets.signals import signals_file
-from orchestration.assets.transformation import MARKET_LAYERS, dbt_portfolio_models
+from orchestration.assets.transformation import MARKET_LAYERS, dbt_portfolio_models, external_sources
 from orchestration.checks.freshness import FRESHNESS_CHECKS, raw_freshness_sensor
 from orchestration.checks.layers import layer_gate
 from orchestration.checks.portfolio import portfolio_composition_gate
@@ -44,12 +43,13 @@ from orchestration.sensors import (
     signals_rebuild_sensor,
 )
 
+ASSETS = [
+    kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
+    kucoin_trades, *MARKET_LAYERS.values(), portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
+]
+
 defs = dg.Definitions(
-    assets=[
-        kucoin_contracts, kucoin_candles_1m, kucoin_open_interest, kucoin_funding_rates, kucoin_tickers, kucoin_order_books,
-        kucoin_trades, *MARKET_LAYERS.values(), portfolio_manager, symbol_lifecycle, dbt_portfolio_models, signals_file,
-        load_batches,
-    ],
+    assets=[*ASSETS, *external_sources(key for asset in ASSETS for key in asset.keys)],
     asset_checks=[
         raw_candles_1m_gate, raw_candles_1m_completeness, portfolio_composition_gate, contracts_vs_exchange, snapshots_vs_candles,
         *(layer_gate(layer, assets) for layer, assets in MARKET_LAYERS.items()), *FRESHNESS_CHECKS,

@@ -148,21 +148,6 @@ def kucoin_trades(
     return _result(context, [result] if result else [], exchange, instruments)
 
 
-# The ledger every raw asset's loads write to (the signals import too), which dbt reads
-# (stg_kucoin__load_batches): declared here so it sits in the raw layer. Nothing materialises it
-# on its own, so it is an external asset.
-load_batches = dg.AssetSpec(
-    key=["raw", "load_batches"],
-    group_name="raw",
-    owners=OWNERS,
-    kinds={"postgres"},
-    description=(
-        "Ledger of every load into raw.* (raw.load_batches): one row per asset, partition window and attempt with its "
-        "status, counters and checksum; written by the raw assets' runs and the signals import."
-    ),
-)
-
-
 def _followed(database: PostgresResource, ingestion: IngestionPolicy, start: datetime, end: datetime) -> list[Instrument]:
     instruments = select_universe(database.url, start, end, ingestion.max_symbols)
     if not instruments:

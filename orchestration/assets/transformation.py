@@ -6,8 +6,9 @@ the seeds they read), then, after the portfolio manager, the portfolio marts (ta
 The scores and portfolio marts get previews and charts as metadata once dbt has built them.
 """
 
+import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,24 @@ def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataV
 
 
 ensure_manifest()  # the asset graph below is read from the manifest
+
+
+def external_sources(defined: Iterable[dg.AssetKey]) -> list[dg.AssetSpec]:
+    """The dbt sources no asset here materialises: external assets of the raw layer.
+
+    The load ledger, the quarantine and the change history are written as a side effect of the
+    loaders, the gates and dbt's hooks; declared, they sit in the raw group with their source's
+    description instead of Dagster's 'default' group, and a new source is covered without a line here.
+    """
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    known = set(defined)
+    specs = {}
+    for props in manifest["sources"].values():
+        key = translator.get_asset_key(props)
+        if key not in known and key not in specs:
+            description = props.get("description") or props.get("source_description") or f"{props['schema']}.{props['name']}"
+            specs[key] = dg.AssetSpec(key=key, group_name="raw", owners=["team:platform"], kinds={"postgres"}, description=description)
+    return list(specs.values())
 
 
 def _layer_models(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:

@@ -1,7 +1,7 @@
 {{
     config(
         materialized="incremental",
-        incremental_strategy="delete+insert",
+        incremental_strategy="window_delete_insert",
         unique_key=["symbol", "day"],
         incremental_predicates=[bucket_delete_predicate("day", 86400)],
         on_schema_change="fail",
@@ -22,13 +22,9 @@
 -- contract the symbol master does not know is taken as listed). A minute is present when
 -- raw.candles_1m stores it (after the GX gate: a gate-quarantined minute is missing).
 
-with requested_spans as (
-    select
-        requested.symbol,
-        unnest(
-            range_agg(tstzrange(requested.span_start, requested.span_end))
-            * tstzmultirange(tstzrange({{ bucket_window_start(86400) }}, {{ bucket_window_end(86400) }}))
-        ) as span
+with requested_loads as (
+    -- the succeeded candle loads' per-symbol spans that reach into the window's days
+    select requested.symbol, requested.batch_id, requested.span_start, requested.span_end
     from {{ source("raw_ledger", "load_batch_symbols") }} as requested
     inner join {{ ref("stg_kucoin__load_batches") }} as batches
         on batches.batch_id = requested.batch_id
@@ -37,7 +33,17 @@ with requested_spans as (
         and requested.status = 'succeeded'
         and requested.span_start < {{ bucket_window_end(86400) }}
         and requested.span_end > {{ bucket_window_start(86400) }}
-    group by requested.symbol
+),
+
+requested_spans as (
+    select
+        symbol,
+        unnest(
+            range_agg(tstzrange(span_start, span_end))
+            * tstzmultirange(tstzrange({{ bucket_window_start(86400) }}, {{ bucket_window_end(86400) }}))
+        ) as span
+    from requested_loads
+    group by symbol
 ),
 
 expected_minutes as (
@@ -54,6 +60,7 @@ stored_minutes as (
     select
         candles.symbol,
         candles.open_time as minute,
+        candles.batch_id,
         -- received (the end of the load that inserted the minute) - event time (the minute's close)
         extract(epoch from batches.finished_at - candles.close_time) as latency_seconds
     from {{ ref("stg_kucoin__candles_1m") }} as candles
@@ -82,11 +89,16 @@ gaps as (
     group by symbol, day, run_key
 ),
 
-quarantined as (
-    select symbol, date_trunc('day', open_time, 'UTC') as day, rule, count(*) as records
+quarantined_records as (
+    select symbol, date_trunc('day', open_time, 'UTC') as day, rule, batch_id
     from {{ source("quarantine", "candles_1m") }}
     where {{ in_bucket_window("open_time", 86400) }} and symbol is not null
-    group by symbol, date_trunc('day', open_time, 'UTC'), rule
+),
+
+quarantined as (
+    select symbol, day, rule, count(*) as records
+    from quarantined_records
+    group by symbol, day, rule
 ),
 
 symbol_days as (
@@ -95,6 +107,20 @@ symbol_days as (
     select symbol, date_trunc('day', minute, 'UTC') from stored_minutes
     union
     select symbol, day from quarantined
+),
+
+day_batches as (
+    -- lineage: the loads that requested the day, stored its minutes or quarantined its records
+    select symbol_days.symbol, symbol_days.day, requested_loads.batch_id
+    from symbol_days
+    inner join requested_loads
+        on requested_loads.symbol = symbol_days.symbol
+        and requested_loads.span_start < symbol_days.day + interval '1 day'
+        and requested_loads.span_end > symbol_days.day
+    union
+    select symbol, date_trunc('day', minute, 'UTC'), batch_id from stored_minutes
+    union
+    select symbol, day, batch_id from quarantined_records where batch_id is not null
 )
 
 select
@@ -113,7 +139,9 @@ select
     coalesce((select jsonb_object_agg(q.rule, q.records order by q.rule) from quarantined q
               where q.symbol = symbol_days.symbol and q.day = symbol_days.day), '{}'::jsonb) as quarantined_by_rule,
     stored.latency_p50_seconds,
-    stored.latency_max_seconds
+    stored.latency_max_seconds,
+    coalesce((select array_agg(distinct b.batch_id order by b.batch_id) from day_batches b
+              where b.symbol = symbol_days.symbol and b.day = symbol_days.day), '{}'::bigint[]) as input_batch_ids
 from symbol_days
 left join (
     select
