@@ -26,8 +26,10 @@ HOUR_START = DAY_START + timedelta(hours=7)
 # The market snapshots are taken three times in hour 7, a third of a second after a minute
 # starts: most contracts have not traded yet in the forming minute, so their ticker shows the last
 # trade of a finished one (comparable with its close), and a less liquid contract's 100 trades
-# span whole minutes. The candles are loaded once the hour has ended; the simulated market is a
-# function of time, so every answer sees the same tape.
+# span whole minutes. Every listed contract is followed: the pipeline's default 12 are the most
+# traded, whose last 100 trades span less than a minute (at most one whole minute in the three
+# snapshots), too few to compare. The candles are loaded once the hour has ended; the simulated
+# market is a function of time, so every answer sees the same tape.
 SNAPSHOT_MS = [int((HOUR_START + timedelta(minutes=m, milliseconds=300)).timestamp() * 1000) for m in (20, 40, 59)]
 CANDLES_MS = int((HOUR_START + timedelta(hours=1, seconds=30)).timestamp() * 1000)
 ZMART = Path(sys.executable).parent / "zmart"
@@ -35,6 +37,7 @@ RAW_AND_STAGING = [dg.AssetKey(["raw", "kucoin_candles_1m"]), dg.AssetKey(["raw"
 
 
 def load_hour(pipeline: Pipeline, faults: str = "") -> dg.ExecuteInProcessResult:
+    pipeline.monkeypatch.setenv("ZMART_MAX_SYMBOLS", "0")  # every listed contract
     for now_ms in SNAPSHOT_MS:
         pipeline.start_simulator(parse_faults(faults), now_ms=now_ms)
         for job in ("contracts_snapshot", "market_snapshots"):
