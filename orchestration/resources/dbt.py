@@ -60,7 +60,7 @@ def keep_partial_parse(invocation_target: Path) -> None:
     source = invocation_target / PARTIAL_PARSE_FILE
     if not source.exists():
         return
-    destination = dbt_project.target_path / PARTIAL_PARSE_FILE
+    destination = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE  # target_path is relative to it
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=PARTIAL_PARSE_FILE, delete=False) as copy:
         copy.write(source.read_bytes())
