@@ -23,6 +23,10 @@ the partition window (bounded work whatever the history length).
 
 Each suite restates the model's own ranges and keys (its YAML has the dbt tests): the gate is
 what holds the next layer back, and it records the offending rows in quarantine.gate_findings.
+A row a dbt test rejects already fails the layer's dbt build (and with it every later layer)
+before the gate runs; some expectations check what no dbt test does, e.g. int_returns_1h's
+log_return_1 = ln(1 + simple_return_1) (tests/integration/pipeline/test_layer_gates.py plants
+a row against it).
 """
 
 from __future__ import annotations

@@ -8,13 +8,18 @@
   1-minute candle, and without a trade of that symbol refused at load in it, the sampled sizes
   must sum to the candle's volume exactly (both in whole lots; a float sum of whole numbers
   below 2^53 is exact). Minutes outside the coverage are not compared.
-- Ticker last price vs candle close. A ticker's observed_at is the exchange's time of the answer;
-  its last trade's time is known when the trade snapshot taken with it holds that trade (the
-  newest of the sample, looked up at most a day back). If that trade's minute had ended by
-  observed_at, the trade was the last of its minute, so its price is the minute's close.
-  Tolerance: half a tick of the contract (both are on the tick grid, so this only absorbs float
-  representation). Tickers whose last trade is in the forming minute, or not sampled, are not
-  compared.
+- Ticker last price vs candle close. A ticker's last price at observed_at (the exchange's time of
+  the answer) must be the close of the last minute that had closed by then, when its last trade
+  is in that minute. The ticker names its last trade; that trade's time is known when a trade
+  snapshot holds it (looked up at traded_at <= observed_at, at most TRADE_LOOKBACK before the
+  window). A ticker is compared when that trade's minute had closed by observed_at (its candle's
+  close_time <= observed_at): the trade was then the last of its minute and no later minute up to
+  observed_at has a trade, so its minute's close is both the trade's price and the close of the
+  last minute that had closed. Tolerance: half a tick of the contract's latest spec (both are on
+  the tick grid, so this only absorbs float representation). Not compared: tickers whose last
+  trade is in the forming minute (the minute's close is not known yet), is not sampled, or whose
+  contract has no stored spec (no tick to compare within). The test's pandas reference applies
+  the same conditions to the raw rows.
 - Contract count vs the exchange's list: the latest contracts snapshot stores (or quarantines
   with its rule) exactly as many contracts as ccxt returned (the batch's rows_in).
 """

@@ -1,6 +1,12 @@
-"""Each derived layer's GX gate stops the next layer: a model that writes a wrong row (planted
-here by a trigger, as a bug in its SQL would) fails its layer's blocking check, nothing that
-reads the layer runs, and the flagged rows stay in place, recorded with their suite and rule."""
+"""Each derived layer is blocked two ways, and either way nothing that reads it runs:
+
+- a wrong row that one of the model's dbt tests catches fails the layer's ``dbt build``, so its
+  op fails before its GX gate, and every later layer is skipped;
+- a wrong row that only the layer's GX suite checks (here int_returns_1h's log return against its
+  simple return, which no dbt test restates) fails the layer's blocking gate, which records the
+  rows with their suite, rule and reason in quarantine.gate_findings and leaves them in place.
+
+The wrong rows are planted by a trigger, as a bug in the model's SQL would write them."""
 
 from __future__ import annotations
 
@@ -22,6 +28,18 @@ def checks(result: dg.ExecuteInProcessResult) -> dict[str, set[bool]]:
     return outcomes
 
 
+def failed_dbt_tests(result: dg.ExecuteInProcessResult) -> set[str]:
+    """Names of the dbt tests that failed in the run: asset check evaluations, or observations
+    for the tests dagster-dbt could not attach to one asset (a test with several parents)."""
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed and e.check_name not in LAYER_GATES}
+    for event in result.get_asset_observation_events():
+        metadata = event.asset_observation_data.asset_observation.metadata
+        status, unique_id = metadata.get("status"), metadata.get("unique_id")
+        if status is not None and unique_id is not None and status.value in ("fail", "error"):
+            failed.add(str(unique_id.value).split(".")[2])
+    return failed
+
+
 def materialized_layers(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
 
@@ -38,7 +56,7 @@ def plant(pipeline: Pipeline, table: str, assignment: str) -> None:
     """)
 
 
-def test_each_layer_gate_stops_the_next_layer_and_records_the_rows(pipeline: Pipeline) -> None:
+def test_each_layer_is_blocked_by_its_dbt_tests_and_by_its_gate(pipeline: Pipeline) -> None:
     pipeline.start_simulator()
     assert pipeline.run("contracts_snapshot").success
     clean = pipeline.run("market_pipeline", hour(5))
@@ -46,37 +64,38 @@ def test_each_layer_gate_stops_the_next_layer_and_records_the_rows(pipeline: Pip
     outcome = checks(clean)
     assert all(outcome[gate] == {True} for gate in LAYER_GATES), outcome
     assert len([e for e in clean.get_asset_check_evaluations() if e.check_name in LAYER_GATES]) >= 30  # one per model
+    start = DAY_START + timedelta(hours=6)
+    [(symbol,)] = pipeline.query("select min(symbol) from raw.candles_1m")
 
-    # A bar whose volume is not the sum of its minutes: the intermediate gate's rollup reconciliation.
+    # (a) A bar whose volume is not the sum of its minutes: dbt's rolls_up_exactly test fails the
+    # intermediate build, so its gate never runs and neither does anything after it.
     plant(pipeline, "intermediate.int_candles_1h", "new.volume_lots := new.volume_lots + 1")
     broken = pipeline.run("market_pipeline", hour(6))
     assert not broken.success
-    assert checks(broken)["intermediate_gate"] == {False} and checks(broken)["staging_gate"] == {True}
-    assert materialized_layers(broken) == {"raw", "staging", "intermediate"}  # no mart, no portfolio
-    start = DAY_START + timedelta(hours=6)
-    [(symbol,)] = pipeline.query("select min(symbol) from raw.candles_1m")
-    findings = pipeline.query(
-        "select suite, expectation, rule, reason, record->>'symbol', (record->>'bar_volume_lots')::numeric - (record->>'minute_volume_lots')::numeric "
-        "from quarantine.gate_findings where layer = 'intermediate' and window_start = %s order by suite", (start,)
-    )
-    assert ("int_candles_1h", "unexpected_rows_expectation", "rolls_up_the_1m_candles") in {f[:3] for f in findings}
-    assert {(f[4], f[5]) for f in findings if f[0] == "int_candles_1h"} == {(symbol, 1)}
-    assert "exact rollup of the 1-minute candles" in findings[0][3]
-    # the rows stay where they are: recorded, not deleted
-    assert pipeline.query("select count(*) from intermediate.int_candles_1h where symbol = %s and bucket_start = %s", (symbol, start)) == [(1,)]
+    assert any(name.startswith("rolls_up_exactly_int_candles_1h") for name in failed_dbt_tests(broken)), failed_dbt_tests(broken)
+    assert any(m.startswith("dbt_intermediate_models") for m in failure_messages(broken)), failure_messages(broken)
+    assert checks(broken)["staging_gate"] == {True} and "intermediate_gate" not in checks(broken)
+    assert materialized_layers(broken) <= {"raw", "staging", "intermediate"}  # no mart, no portfolio
     assert pipeline.query("select count(*) from marts.fct_symbol_scores where bucket_start = %s", (start,)) == [(0,)]
 
-    # The model fixed and a score out of its range, re-running the hour: the intermediate gate now
-    # passes (the hour is rebuilt, and the 4 h and 1 d bars with it), the marts gate stops the portfolio manager.
+    # (b) The model fixed, and a log return that is not ln(1 + simple return): every dbt test of
+    # int_returns_1h passes (nulls and ranges agree), the intermediate gate's suite flags the row.
     pipeline.execute("drop trigger bug on intermediate.int_candles_1h")
-    plant(pipeline, "marts.fct_symbol_scores", "new.composite_score := 1.5")
-    scored = pipeline.run("market_pipeline", hour(6))
-    assert not scored.success
-    outcome = checks(scored)
-    assert outcome["intermediate_gate"] == {True} and outcome["marts_gate"] == {False}
-    assert "portfolio" not in materialized_layers(scored) and "marts" in materialized_layers(scored)
-    rules = pipeline.query(
-        "select distinct suite, rule from quarantine.gate_findings where layer = 'marts' and window_start = %s", (start,)
+    plant(pipeline, "intermediate.int_returns_1h", "new.log_return_1 := new.log_return_1 + 0.001")
+    gated = pipeline.run("market_pipeline", hour(6))
+    assert not gated.success
+    assert not failed_dbt_tests(gated), failed_dbt_tests(gated)
+    outcome = checks(gated)
+    assert outcome["staging_gate"] == {True} and False in outcome["intermediate_gate"] and "marts_gate" not in outcome
+    assert "marts" not in materialized_layers(gated) and "portfolio" not in materialized_layers(gated)
+    findings = pipeline.query(
+        "select suite, expectation, rule, reason, record->>'symbol', (record->>'bucket_start')::timestamptz, "
+        "(record->>'log_return_1')::float8 - ln(1 + (record->>'simple_return_1')::float8) "
+        "from quarantine.gate_findings where layer = 'intermediate' and window_start = %s", (start,)
     )
-    assert rules == [("fct_symbol_scores", "composite_score_in_unit_interval")]
-    assert pipeline.query("select count(*) from portfolio.evaluations where as_of > %s", (start,)) == [(0,)]
+    assert {f[:3] for f in findings} == {("int_returns_1h", "unexpected_rows_expectation", "log_return_is_ln_of_gross_return")}, findings
+    assert [(f[4], f[5]) for f in findings] == [(symbol, start)]
+    assert abs(findings[0][6] - 0.001) < 1e-9 and "ln(1 + simple_return_1)" in findings[0][3]
+    # the row stays where it is: recorded, not deleted; the marts of the hour are not built
+    assert pipeline.query("select count(*) from intermediate.int_returns_1h where symbol = %s and bucket_start = %s", (symbol, start)) == [(1,)]
+    assert pipeline.query("select count(*) from marts.fct_symbol_scores where bucket_start = %s", (start,)) == [(0,)]
