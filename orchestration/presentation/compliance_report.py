@@ -36,12 +36,17 @@ class ComplianceData:
     migrations: list[Row]
     batches: list[Row]
     quarantine: list[Row]
+    gate_findings: list[Row]
 
 
 def quarantine_tables(conn: psycopg.Connection) -> list[str]:
-    """The tables of the quarantine schema (one per raw table), by name."""
+    """The quarantine tables of the raw tables (those with a stage column), by name; the layer
+    gates' findings (quarantine.gate_findings, rows left in place) are reported apart."""
     return [r[0] for r in conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'quarantine' and table_type = 'BASE TABLE' order by 1"
+        "select tables.table_name from information_schema.tables as tables "
+        "inner join information_schema.columns as columns "
+        "on columns.table_schema = tables.table_schema and columns.table_name = tables.table_name and columns.column_name = 'stage' "
+        "where tables.table_schema = 'quarantine' and tables.table_type = 'BASE TABLE' order by 1"
     )]
 
 
@@ -133,6 +138,13 @@ def load(conn: psycopg.Connection, start: datetime, end: datetime) -> Compliance
             """
         ),
         quarantine=rows(_quarantine_query(tables)) if tables else [],
+        gate_findings=rows(
+            """
+            select layer, suite, rule, count(*) as rows, min(window_start) as first_window_start, max(window_end) as last_window_end
+            from quarantine.gate_findings where found_at >= %(start)s and found_at < %(end)s
+            group by layer, suite, rule order by layer, suite, rule
+            """
+        ),
     )
 
 
@@ -246,14 +258,20 @@ def render(data: ComplianceData, generated_at: datetime) -> str:
         numeric=range(1, 9),
     ), "No load batch started in the period.")
     sections += [
-        "<p>Gate outcomes: a GX gate that fails moves the rows it flagged to quarantine with stage gate and "
-        "names its suite (gate); a gate that passes leaves no row here (its result is a Dagster asset check).</p>"
+        "<p>Gate outcomes: a raw GX gate that fails moves the rows it flagged to quarantine with stage gate and "
+        "names its suite (gate); a layer gate over dbt's models records the rows it flagged, left in place, in "
+        "quarantine.gate_findings (last table); a gate that passes leaves no row here (its result is a Dagster asset check).</p>"
     ]
     sections += _section("Quarantined rows per table and rule", "quarantine", data.quarantine, table(
         ["table", "stage", "rule", "gate", "rows", "batches"],
         [[q["table_name"], q["stage"], q["rule"], q["gate"] or "", q["rows"], q["batches"]] for q in data.quarantine],
         numeric=(4, 5),
     ), "No row quarantined in the period.")
+    sections += _section("Derived rows flagged by the layer gates", "gate-findings", data.gate_findings, table(
+        ["layer", "suite", "rule", "rows", "first window start", "last window end"],
+        [[g["layer"], g["suite"], g["rule"], g["rows"], _time(g["first_window_start"]), _time(g["last_window_end"])] for g in data.gate_findings],
+        numeric=(3,),
+    ), "No derived row flagged by a layer gate in the period.")
     body = "\n".join(sections)
     title = f"Compliance report {data.start:%Y-%m-%d %H:%M} .. {data.end:%Y-%m-%d %H:%M} UTC"
     return (

@@ -87,6 +87,13 @@ def warehouse(portfolio_built: BuiltDatabase[Portfolio], tmp_path_factory: pytes
         conn.execute(
             "insert into quarantine.trades (batch_id, stage, rule, symbol, record) values (%s, 'load', 'size_not_positive', 'XBTUSDTM', '{}')", (batch[0],)
         )
+        for symbol in ("XBTUSDTM", "ETHUSDTM"):
+            conn.execute(
+                "insert into quarantine.gate_findings (layer, suite, expectation, rule, reason, window_start, window_end, record) "
+                "values ('intermediate', 'int_returns_1h', 'expect_column_pair_values_to_be_equal', 'log_return_is_ln_of_gross_return', "
+                "'log_return_1 = ln(1 + simple_return_1)', %s, %s, %s)",
+                (start, start + HOUR, Jsonb({"symbol": symbol})),
+            )
     now = datetime.now(UTC)
     return Warehouse(url, tmp_path_factory.mktemp("compliance"), (start - 100 * HOUR, now + HOUR))
 
@@ -172,6 +179,10 @@ def test_the_report_shows_the_data_quality_of_the_period(warehouse: Warehouse) -
         ["candles_1m", "gate", "price_jump", "raw_candles_suite", "1", "1"],
         ["candles_1m", "load", "high_below_low", "", "2", "1"],
         ["trades", "load", "size_not_positive", "", "1", "1"],
+    ]
+    assert body(tables, "gate-findings") == [
+        ["intermediate", "int_returns_1h", "log_return_is_ln_of_gross_return", "2",
+         f"{synthetic.START:%Y-%m-%d %H:%M:%S} UTC", f"{synthetic.START + HOUR:%Y-%m-%d %H:%M:%S} UTC"],
     ]
     migrations = fetch(warehouse.url, "select version, checksum from meta.schema_migrations order by version")
     assert [(int(r[0]), r[2]) for r in body(tables, "migrations")] == [(int(v), c) for v, c in migrations]
