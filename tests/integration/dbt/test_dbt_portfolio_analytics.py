@@ -432,6 +432,6 @@ def test_an_hourly_increment_reads_the_same_rows_whatever_the_history_length(
         conn.execute("delete from intermediate.int_candles_1h where bucket_start < %s", (hour(24),))
     shorter_history = history_window_reads(shorter_url, Dbt(shorter_url, tmp_path), hour(60))
     assert with_history == shorter_history, (with_history, shorter_history)
-    # per evaluation (two) and priced symbol (ten holdings and the benchmark): two max() probes and
-    # two closes by key; plus the latest bar of all
-    assert with_history["intermediate.int_candles_1h"] <= 2 * (synthetic_portfolio.PORTFOLIO_SIZE + 1) * 4 + 1, with_history
+    # per evaluation (two) and priced symbol (ten holdings and the benchmark): two max() probes,
+    # two closes and the two bars' batch ids (lineage) by key; plus the latest bar of all
+    assert with_history["intermediate.int_candles_1h"] <= 2 * (synthetic_portfolio.PORTFOLIO_SIZE + 1) * 6 + 1, with_history

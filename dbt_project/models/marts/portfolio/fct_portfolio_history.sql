@@ -56,16 +56,16 @@ previous_evaluations as (
     select
         window_evaluations.evaluation_id,
         (
+            -- order by ... limit 1, not max(): a backward probe of the (as_of, algorithm_version)
+            -- index that stops at the first match whatever the history length (the planner may
+            -- aggregate every earlier row for max() once the table's statistics change)
             select previous.evaluation_id
             from {{ ref("stg_portfolio__evaluations") }} as previous
             where previous.algorithm_version = window_evaluations.algorithm_version
-              and previous.as_of = (
-                  select max(earlier.as_of)
-                  from {{ ref("stg_portfolio__evaluations") }} as earlier
-                  where earlier.algorithm_version = window_evaluations.algorithm_version
-                    and earlier.outcome = 'formed'
-                    and earlier.as_of < window_evaluations.as_of
-              )
+              and previous.outcome = 'formed'
+              and previous.as_of < window_evaluations.as_of
+            order by previous.as_of desc
+            limit 1
         ) as previous_evaluation_id
     from window_evaluations
 ),
