@@ -62,7 +62,8 @@
           confidence = (defined / all sub-scores) x (1 - population stddev of the defined ones),
                        in [0, 1] (the stddev of values in [-1, 1] is at most 1); 0 when abstaining
         or the expression `confidence` over the inputs (taken as 0 when the score is null).
-        evidence = {"inputs": {...}, "sub_scores": {...}}. -#}
+        evidence = {"inputs": {...}, "sub_scores": {...}}; input_batch_ids = the CTE's
+        input_batch_ids, the lineage of the rows the agent read ('{}' when null). -#}
     select
         '{{ agent }}'::text as agent,
         {{ agent_inputs }}.symbol,
@@ -87,7 +88,8 @@
                 '{{ name }}', sub_scores.{{ name }}{{ "," if not loop.last }}
                 {%- endfor %}
             )
-        ) as evidence
+        ) as evidence,
+        coalesce({{ agent_inputs }}.input_batch_ids, '{}'::bigint[]) as input_batch_ids
     from {{ agent_inputs }}
     cross join lateral (
         select

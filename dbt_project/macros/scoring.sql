@@ -10,8 +10,11 @@
     component is on one scale, see each); its confidence is
         (defined measures / measures) x bar_completeness x lookback_coverage
     and 0 when the value is null, times the component's confidence_factor when it has one (sentiment:
-    the confidence int_signal_sentiment_1h gives the hour's signals). A new component: its entry
-    here, its columns in the YAML.
+    the confidence int_signal_sentiment_1h gives the hour's signals). A component with batch_ids
+    (an expression over int_score_components_1h's inputs, sentiment: the signals') reads raw rows
+    beyond the bars: int_score_components_1h stores them as <component>_batch_ids and a
+    fct_symbol_scores version that weighs the component adds them to its input_batch_ids. A new
+    component: its entry here, its columns in the YAML.
 
     scoring_parameters(): the parameters a version may set in scoring_algorithm_parameters, the
     rule each value must satisfy (a SQL predicate over the text column `value`), and whether it
@@ -62,6 +65,7 @@
             "combine": "mean",
             "confidence_factor": "coalesce(signal_confidence, 0)",
             "sign": 1,
+            "batch_ids": "signal_batch_ids",
         },
         "trend": {
             "primary": "close / nullif(sma_20, 0) - 1",

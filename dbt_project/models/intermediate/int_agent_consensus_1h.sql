@@ -26,6 +26,9 @@
 --   recommendation       = buy / hold / sell of consensus_score by var agents.recommendation_threshold
 --                          ({{ p["recommendation_threshold"] }}), 'abstain' when it is null; a dispute does not change it
 --   votes                = every agent's score, confidence, recommendation, accuracy and weight
+--   input_batch_ids      = the union of the agents' int_agent_evaluations_1h.input_batch_ids (lineage,
+--                          macros/lineage.sql); the accuracies are reached through int_agent_accuracy_1h's
+--                          key (agent, as_of = score_time), not traced
 -- Window: the score_times of the window's bars, from their evaluations and the accuracy rows at them.
 
 with weighted_votes as (
@@ -37,6 +40,7 @@ with weighted_votes as (
         evaluations.score,
         evaluations.confidence,
         evaluations.recommendation,
+        evaluations.input_batch_ids,
         accuracy.shrunk_accuracy,
         accuracy.accuracy_weight * evaluations.confidence as weight
     from {{ ref("int_agent_evaluations_1h") }} as evaluations
@@ -67,7 +71,8 @@ symbol_hours as (
         jsonb_object_agg(agent, jsonb_build_object(
             'score', score, 'confidence', confidence, 'recommendation', recommendation,
             'accuracy', shrunk_accuracy, 'weight', weight
-        )) as votes
+        )) as votes,
+        {{ union_batch_ids("input_batch_ids") }} as input_batch_ids
     from weighted_votes  -- sums in agent order, so every run rounds alike
     group by symbol, score_time
 ),
@@ -84,7 +89,8 @@ consensus as (
         total_weight,
         voting_agent_count,
         weighted_agent_count,
-        votes
+        votes,
+        input_batch_ids
     from symbol_hours
 )
 
@@ -100,5 +106,6 @@ select
     total_weight,
     voting_agent_count,
     weighted_agent_count,
-    votes
+    votes,
+    input_batch_ids
 from consensus

@@ -34,12 +34,21 @@
 -- stddev) (macros/agents.sql agent_evaluation); an agent with none abstains (null score,
 -- confidence 0, recommendation 'abstain'). Recommendation: buy when score >= {{ p["recommendation_threshold"] }},
 -- sell when <= -{{ p["recommendation_threshold"] }}, else hold (agents.recommendation_threshold).
+-- input_batch_ids (lineage, macros/lineage.sql): the load batches of the rows the agent read at
+-- the bar: technical and risk the bar's own (int_candles_1h.batch_ids; their indicators' and
+-- returns' lookbacks are reached through those models' (symbol, bucket_start) key), market_structure
+-- int_market_structure_1h.batch_ids, sentiment int_signal_sentiment_1h.input_batch_ids ('{}'
+-- without that row).
 -- Window: the bars of the window (int_returns_1h, one row per 1h bar) and their inputs, by key.
 
 with window_bars as (
-    select symbol, bucket_start, log_return_24::double precision as log_return_24
-    from {{ ref("int_returns_1h") }}
-    where {{ in_build_window("bucket_start") }}
+    select
+        returns.symbol,
+        returns.bucket_start,
+        returns.log_return_24::double precision as log_return_24,
+        {{ bar_batch_ids("returns.symbol", "returns.bucket_start") }} as bar_batch_ids
+    from {{ ref("int_returns_1h") }} as returns
+    where {{ in_build_window("returns.bucket_start") }}
 ),
 
 technical_inputs as (
@@ -51,7 +60,8 @@ technical_inputs as (
         momentum.rsi_14::double precision as rsi_14,
         macd.macd_hist::double precision as macd_hist,
         directional_movement.plus_di_14::double precision as plus_di_14,
-        directional_movement.minus_di_14::double precision as minus_di_14
+        directional_movement.minus_di_14::double precision as minus_di_14,
+        window_bars.bar_batch_ids as input_batch_ids
     from window_bars
     {{ bar_join("int_indicators_1h_moving_averages", "moving_averages") }}
     {{ bar_join("int_indicators_1h_momentum", "momentum") }}
@@ -66,7 +76,8 @@ market_structure_inputs as (
         market_structure.imbalance_10bps_mean::double precision as imbalance_10bps_mean,
         market_structure.imbalance_level_1_mean::double precision as imbalance_level_1_mean,
         market_structure.buy_quote_volume::double precision as buy_quote_volume,
-        market_structure.sell_quote_volume::double precision as sell_quote_volume
+        market_structure.sell_quote_volume::double precision as sell_quote_volume,
+        market_structure.batch_ids as input_batch_ids
     from window_bars
     {{ bar_join("int_market_structure_1h", "market_structure") }}
 ),
@@ -80,7 +91,8 @@ risk_inputs as (
         volatility.rv_close_to_close_24::double precision as rv_close_to_close_24,
         volatility.bb_middle::double precision as bb_middle,
         volatility.bb_upper::double precision as bb_upper,
-        liquidity.corwin_schultz_spread::double precision as corwin_schultz_spread
+        liquidity.corwin_schultz_spread::double precision as corwin_schultz_spread,
+        window_bars.bar_batch_ids as input_batch_ids
     from window_bars
     {{ bar_join("int_indicators_1h_volatility", "volatility") }}
     {{ bar_join("int_liquidity_1h", "liquidity") }}
@@ -95,7 +107,8 @@ sentiment_inputs as (
         sentiment.event_count,
         sentiment.signal_count,
         sentiment.source_count,
-        sentiment.total_weight
+        sentiment.total_weight,
+        sentiment.input_batch_ids
     from window_bars
     {{ bar_join("int_signal_sentiment_1h", "sentiment") }}
 )

@@ -51,7 +51,9 @@
 --                null when the mean cost is 0 (no measurable cost: -ln undefined)
 --     sentiment  int_signal_sentiment_1h.sentiment of the bar's hour (the reliability-weighted
 --                sentiment of the signals first received in it, in [-1, 1]); null without one.
---                Its confidences are also multiplied by that row's confidence.
+--                Its confidences are also multiplied by that row's confidence, and
+--                sentiment_batch_ids = that row's input_batch_ids (its signals' batches; '{}'
+--                without one).
 --   <component>[_primary]_confidence = (defined measures / measures of the component)
 --     x bar_completeness x lookback_coverage, and 0 when the value is null, where
 --     bar_completeness = minute_count / 60 of the scored bar and lookback_coverage = bars in the
@@ -133,7 +135,8 @@ bar_inputs as (
         market_structure.book_spread_bps_mean,
         (market_structure.bid_depth_quote_50bps_mean + market_structure.ask_depth_quote_50bps_mean) / 2 as book_depth_quote_50bps,
         signal_sentiment.sentiment as signal_sentiment,
-        signal_sentiment.confidence as signal_confidence
+        signal_sentiment.confidence as signal_confidence,
+        signal_sentiment.input_batch_ids as signal_batch_ids
     from window_bars as bars
     inner join bar_lookbacks as lookbacks
         on lookbacks.symbol = bars.symbol and lookbacks.bucket_start = bars.bucket_start
@@ -209,5 +212,8 @@ select
     {%- endfor %}
     data_window_start,
     bucket_start + interval '1 hour' as data_window_end,
+    {%- for name, c in components.items() if "batch_ids" in c %}
+    coalesce({{ c["batch_ids"] }}, '{}'::bigint[]) as {{ name }}_batch_ids,
+    {%- endfor %}
     input_batch_ids
 from component_values

@@ -23,9 +23,10 @@
 -- event cannot be rebuilt from one window's rows. The work is a self-join within
 -- (symbol, direction, {{ p["event_window_minutes"] }} minutes) plus the components' closure
 -- (the sum over events of members squared): signals are thousands a day, not millions.
+-- batch_ids: the member's own (stg_signals__signals.batch_ids: its row and its text's score).
 
 with recursive signals as (
-    select signal_id, source, symbol, direction, text, published_at, received_at
+    select signal_id, source, symbol, direction, text, published_at, received_at, batch_ids
     from {{ ref("stg_signals__signals") }}
     where is_known_symbol
 ),
@@ -69,6 +70,7 @@ select
     signals.direction,
     signals.published_at,
     signals.received_at,
-    event_of.signal_id = event_of.event_id as is_first_member
+    event_of.signal_id = event_of.event_id as is_first_member,
+    signals.batch_ids
 from event_of
 inner join signals on signals.signal_id = event_of.signal_id

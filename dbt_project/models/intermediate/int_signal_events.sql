@@ -7,7 +7,8 @@
     )
 }}
 -- One row per event (a cluster of near-duplicate signals, int_signal_event_members): counted
--- once, with its members, their sources and the span of their publication and receipt.
+-- once, with its members, their sources and the span of their publication and receipt, and
+-- batch_ids = the union of every member's batches (macros/lineage.sql union_batch_ids).
 -- Rebuilt whole with int_signal_event_members.
 
 select
@@ -22,7 +23,8 @@ select
     max(members.published_at) as last_published_at,
     min(members.received_at) as first_received_at,
     max(signals.confidence) as max_confidence,
-    avg(signals.text_sentiment) as mean_text_sentiment
+    avg(signals.text_sentiment) as mean_text_sentiment,
+    {{ union_batch_ids("members.batch_ids") }} as batch_ids
 from {{ ref("int_signal_event_members") }} as members
 inner join {{ ref("stg_signals__signals") }} as signals on signals.signal_id = members.signal_id
 group by members.event_id

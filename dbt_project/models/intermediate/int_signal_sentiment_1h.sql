@@ -26,6 +26,10 @@
 -- For the hour:
 --   sentiment  = sum(w_E x s_E) / sum(w_E)   in [-1, 1]; null when sum(w_E) = 0 (no reliable source)
 --   confidence = 1 - prod(1 - w_E)            in [0, 1): 0 when no source is reliable
+-- input_batch_ids (lineage, macros/lineage.sql) = the union of the batch_ids of the members the
+-- hour counts (int_signal_event_members: each one's signal row and text score): a duplicate
+-- received in the hour adds its batches to its event's, one received later adds nothing. The
+-- weights w_i are reached through int_signal_source_reliability's key (source, as_of), not traced.
 -- Window: the hours in the build window; reads the events first received in it, their members
 -- and one reliability row per member.
 
@@ -43,7 +47,8 @@ weighted_members as (
         members.source,
         case when signals.text_sentiment is null then signals.direction_sign * signals.confidence
              else (signals.direction_sign * signals.confidence + signals.text_sentiment) / 2 end as stance,
-        coalesce(reliability.reliability_weight, 0) as weight
+        coalesce(reliability.reliability_weight, 0) as weight,
+        members.batch_ids
     from window_events
     inner join {{ ref("int_signal_event_members") }} as members on members.event_id = window_events.event_id
     inner join {{ ref("stg_signals__signals") }} as signals on signals.signal_id = members.signal_id
@@ -60,7 +65,7 @@ scored_events as (
 ),
 
 hour_sources as (
-    select symbol, bucket_start, count(distinct source) as source_count
+    select symbol, bucket_start, count(distinct source) as source_count, {{ union_batch_ids("batch_ids") }} as input_batch_ids
     from weighted_members
     group by symbol, bucket_start
 )
@@ -73,7 +78,8 @@ select
     count(*) as event_count,
     sum(scored_events.signal_count)::bigint as signal_count,
     min(hour_sources.source_count) as source_count,
-    sum(scored_events.weight)::double precision as total_weight
+    sum(scored_events.weight)::double precision as total_weight,
+    min(hour_sources.input_batch_ids) as input_batch_ids
 from scored_events
 inner join hour_sources using (symbol, bucket_start)
 group by scored_events.symbol, scored_events.bucket_start

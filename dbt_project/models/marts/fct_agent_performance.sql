@@ -27,7 +27,9 @@
 --   fct_scoring_performance, pooled by day); null when either side is constant or with fewer
 --   than two pairs (macros/scoring_performance.sql pearson_correlation);
 --   mean_consensus_weight = the mean weight int_agent_consensus_1h gave the agent (0 when
---   abstaining) over its evaluations of the day.
+--   abstaining) over its evaluations of the day;
+--   input_batch_ids = the union over the day's evaluations of their own input_batch_ids (the rows
+--   the agent read, int_agent_evaluations_1h) and of their forward returns' (the return's two bars).
 -- Window: the days holding a score_time in [window_start + 1 - {{ h }} hours, window_end + 1 hour), whose
 -- evaluations or forward returns the window built, from those days' rows only.
 
@@ -44,7 +46,7 @@ with day_evaluations as (
         case when forward_returns.forward_return is not null then evaluations.score end as ic_score,
         case when evaluations.score is not null then forward_returns.forward_return::double precision end as ic_forward_return,
         (consensus.votes -> evaluations.agent ->> 'weight')::double precision as consensus_weight,
-        forward_returns.input_batch_ids
+        {{ merge_batch_ids(["evaluations.input_batch_ids", "forward_returns.input_batch_ids"]) }} as input_batch_ids
     from {{ ref("int_agent_evaluations_1h") }} as evaluations
     left join {{ ref("int_forward_returns_1h") }} as forward_returns
         on forward_returns.symbol = evaluations.symbol

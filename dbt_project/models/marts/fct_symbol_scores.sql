@@ -13,6 +13,11 @@
     )
 }}
 {%- set components = score_components() -%}
+{#- the bars' batches, and those of each component with raw inputs of its own (sentiment) when the version weighs it -#}
+{%- set score_batch_ids = ["window_components.input_batch_ids"] -%}
+{%- for name, c in components.items() if "batch_ids" in c -%}
+    {%- do score_batch_ids.append("case when versions." ~ name ~ "_weight > 0 then window_components." ~ name ~ "_batch_ids end") -%}
+{%- endfor -%}
 -- One score per contract, hour and scoring algorithm version, published at the end of the hour
 -- (score_time = bucket_start + 1h), for every active version of seed scoring_algorithms (status
 -- not 'retired') in the same run, from the raw components of int_score_components_1h.
@@ -101,7 +106,7 @@ version_components as (
         window_components.turnover_quote_24h,
         window_components.data_window_start,
         window_components.data_window_end,
-        window_components.input_batch_ids,
+        {{ merge_batch_ids(score_batch_ids) }} as input_batch_ids,
         versions.algorithm_version,
         versions.parameters_hash,
         versions.normalisation,

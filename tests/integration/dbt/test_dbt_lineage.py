@@ -30,10 +30,9 @@ from psycopg.types.json import Jsonb
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame
+from tests.integration.dbt.lineage_reference import Bars, bar_batches, data_window_batches, union
 
 HOUR = pd.Timedelta(hours=1)
-DATA_WINDOW_BARS = 25  # int_score_components_1h's data frame: the bar and the 24 before it
-Bars = dict[tuple[str, pd.Timestamp], frozenset[int]]
 
 
 @dataclass(frozen=True)
@@ -79,22 +78,13 @@ def built(portfolio_built: BuiltDatabase[Portfolio], dbt_work_dir: Path) -> Buil
     add_policy_evaluation(url, dbt)
     dbt.run("docs", "generate")
     target = dbt_work_dir / "target"
-    expected = synthetic.expected_candles_1h(portfolio.data)
-    bars = {
-        (str(s), pd.Timestamp(b)): frozenset(ids)
-        for s, b, ids in zip(expected["symbol"], expected["bucket_start"], expected["batch_ids"], strict=True)
-    }
     return Built(
         url, json.loads((target / "manifest.json").read_text()), json.loads((target / "catalog.json").read_text()),
-        portfolio.data, bars,
+        portfolio.data, bar_batches(portfolio.data),
     )
 
 
 # ---- the reference ----------------------------------------------------------------------------
-
-
-def union(sets: Iterable[Iterable[int]]) -> list[int]:
-    return sorted({i for s in sets for i in s})
 
 
 def bar(built: Built, symbol: str, bucket_start: pd.Timestamp | None) -> frozenset[int]:
@@ -104,8 +94,7 @@ def bar(built: Built, symbol: str, bucket_start: pd.Timestamp | None) -> frozens
 
 def score_window(built: Built, symbol: str, bucket_start: pd.Timestamp) -> list[int]:
     """A score's data window: the bar and the contract's 24 bars before it."""
-    starts = sorted(b for s, b in built.bars if s == symbol and b <= bucket_start)[-DATA_WINDOW_BARS:]
-    return union(built.bars[(symbol, b)] for b in starts)
+    return data_window_batches(built.bars, symbol, bucket_start)
 
 
 def scored_versions(built: Built) -> set[str]:

@@ -1,7 +1,8 @@
 {%- set p = signals_parameters() -%}
 -- One row per accepted signal, with its direction as a sign, its delivery latency, the VADER
 -- compound score of its text (model version var signals.sentiment_model_version) and whether a
--- contract of its symbol is known (any snapshot of stg_kucoin__contracts).
+-- contract of its symbol is known (any snapshot of stg_kucoin__contracts). batch_ids (lineage,
+-- macros/lineage.sql): the load batches of the signal row and of its text's sentiment score.
 select
     signals.source,
     signals.external_id,
@@ -21,7 +22,8 @@ select
     ) as is_known_symbol,
     signals.source_file,
     signals.source_line,
-    signals.batch_id
+    signals.batch_id,
+    zmart_fn.sorted_distinct(array[signals.batch_id, sentiment.batch_id]) as batch_ids
 from {{ source("signals", "signals") }} as signals
 left join {{ source("signals", "signal_sentiment") }} as sentiment
     on sentiment.source = signals.source
