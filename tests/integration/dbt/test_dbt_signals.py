@@ -268,7 +268,8 @@ def test_reliability_recovers_the_simulators_truth(built: Built) -> None:
 def test_sentiment_matches_the_pandas_reference(built: Built) -> None:
     signals = signals_frame(built.url)
     reliability = frame(built.url, "select * from intermediate.int_signal_source_reliability")
-    actual = frame(built.url, "select * from intermediate.int_signal_sentiment_1h order by symbol, bucket_start")
+    # input_batch_ids is test_dbt_lineage_signals.py's
+    actual = frame(built.url, "select * from intermediate.int_signal_sentiment_1h order by symbol, bucket_start").drop(columns="input_batch_ids")
     expected = expected_sentiment(signals, expected_events(signals), reliability)
     assert_frames_close(actual, expected)
     assert actual["sentiment"].notna().sum() > len(actual) // 2  # the informative sources earn weight
