@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -416,9 +416,12 @@ def _history(days: int, url: str, config: Config, ingest: Ingest, build: DbtInvo
 # -- (a) raw COPY -------------------------------------------------------------------------------
 
 
-def copy_baseline(url: str, start: datetime, end: datetime, work_dir: Path) -> CopyBaseline:
+def copy_baseline(
+    url: str, start: datetime, end: datetime, work_dir: Path, around: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> CopyBaseline:
     """COPY the stored candles (dumped to a file first, untimed) into an identical empty table
-    with its partitions made beforehand, in one transaction: the fastest way psycopg loads them."""
+    with its partitions made beforehand, in one transaction: the fastest way psycopg loads them.
+    ``around`` encloses the timed COPY alone (bench.ingest meters its CPU seconds with it)."""
     dump = work_dir / "candles.csv"
     columns = ", ".join(_CANDLE_COLUMNS)
     with psycopg.connect(url) as conn, dump.open("wb") as out:
@@ -433,7 +436,7 @@ def copy_baseline(url: str, start: datetime, end: datetime, work_dir: Path) -> C
             (f"bench_copy.{CANDLES_1M.name}", start, end, CANDLES_1M.partition_step),
         )
     began = time.perf_counter()
-    with psycopg.connect(url) as conn, conn.transaction(), dump.open("rb") as source:
+    with around(), psycopg.connect(url) as conn, conn.transaction(), dump.open("rb") as source:
         with conn.cursor().copy(f"copy bench_copy.{CANDLES_1M.name} ({columns}) from stdin (format csv)") as copy:
             while block := source.read(COPY_BLOCK):
                 copy.write(block)
