@@ -74,7 +74,10 @@ LEDGER = ((runner, "open_batch"), (per_symbol, "loaded_in_run"))
 LOADER = (runner, "_write")
 LOADER_STEPS = {
     "partitions": (loader, "_ensure_partitions"),
-    "stage COPY": (loader, "_stage"),
+    "rows in load order": (loader, "_in_load_order"),
+    "column types": (loader, "_column_types"),
+    "COPY straight into the table": (loader, "_copied_straight"),
+    "stage COPY (a key was stored)": (loader, "_stage"),
     "insert new rows": (loader, "_insert_new"),
     "conflicts": (loader, "_quarantine_conflicts"),
     "batch ledger row": (runner, "complete_batch"),
