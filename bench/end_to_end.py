@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,7 +165,7 @@ class Ingest:
     contracts_seconds: float
     tickers_seconds: float
     candles_seconds: float  # the candle load end to end: HTTP, ccxt, validation, loader
-    loader_seconds: dict[str, float]  # per raw table: the loader's transaction (stage COPY, insert, ledger)
+    loader_seconds: dict[str, float]  # per raw table: the loader's transaction (COPY, ledger)
 
     @property
     def seconds(self) -> float:
@@ -340,8 +340,8 @@ def _passed(result: GateResult) -> GateResult:
 
 
 class LoaderClock:
-    """Seconds spent in the loader's transaction per raw table: ``runner._write`` (stage COPY,
-    insert-on-conflict, ledger rows, commit), timed around the real function while installed."""
+    """Seconds spent in the loader's transaction per raw table: ``runner._write`` (COPY straight
+    or staged and insert-on-conflict, ledger rows, commit), timed around the real function while installed."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
@@ -416,9 +416,12 @@ def _history(days: int, url: str, config: Config, ingest: Ingest, build: DbtInvo
 # -- (a) raw COPY -------------------------------------------------------------------------------
 
 
-def copy_baseline(url: str, start: datetime, end: datetime, work_dir: Path) -> CopyBaseline:
+def copy_baseline(
+    url: str, start: datetime, end: datetime, work_dir: Path, around: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> CopyBaseline:
     """COPY the stored candles (dumped to a file first, untimed) into an identical empty table
-    with its partitions made beforehand, in one transaction: the fastest way psycopg loads them."""
+    with its partitions made beforehand, in one transaction: the fastest way psycopg loads them.
+    ``around`` encloses the timed COPY alone (bench.ingest meters its CPU seconds with it)."""
     dump = work_dir / "candles.csv"
     columns = ", ".join(_CANDLE_COLUMNS)
     with psycopg.connect(url) as conn, dump.open("wb") as out:
@@ -433,7 +436,7 @@ def copy_baseline(url: str, start: datetime, end: datetime, work_dir: Path) -> C
             (f"bench_copy.{CANDLES_1M.name}", start, end, CANDLES_1M.partition_step),
         )
     began = time.perf_counter()
-    with psycopg.connect(url) as conn, conn.transaction(), dump.open("rb") as source:
+    with around(), psycopg.connect(url) as conn, conn.transaction(), dump.open("rb") as source:
         with conn.cursor().copy(f"copy bench_copy.{CANDLES_1M.name} ({columns}) from stdin (format csv)") as copy:
             while block := source.read(COPY_BLOCK):
                 copy.write(block)
@@ -541,7 +544,7 @@ def ratio_rows(result: Result) -> list[tuple[str, ...]]:
         ("(a) raw psycopg COPY of the same candles", f"{c.rows:,} rows ({c.megabytes:,.0f} MiB CSV) in {c.seconds:.1f} s = {c.rows / c.seconds:,.0f} rows/s", ""),
         ("(a) candle ingest end to end (HTTP, ccxt, validation, loader)", f"{i.candles_seconds:.1f} s = {i.candle_rows / i.candles_seconds:,.0f} rows/s",
          f"{r['ingest_over_copy']:.2f} of COPY"),
-        ("(a) candle loader alone (stage COPY, insert on conflict, ledger)", f"{loader:.1f} s = {i.candle_rows / loader:,.0f} rows/s" if loader else "n/a",
+        ("(a) candle loader alone (COPY, straight or staged, ledger)", f"{loader:.1f} s = {i.candle_rows / loader:,.0f} rows/s" if loader else "n/a",
          f"{r['loader_over_copy']:.2f} of COPY"),
         ("(b) TA-Lib, the same indicators on the same 1h bars", f"{t.bars:,} bars of {t.symbols} symbols: {t.compute_seconds:.3f} s (+ {t.read_seconds:.2f} s reading them)", ""),
         ("(b) dbt indicator models (run_results execution_time)", f"{result.indicator_model_seconds:.1f} s",

@@ -300,6 +300,10 @@ class SimulatorProcess:
         return self
 
     @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.poll()
 

@@ -1,16 +1,25 @@
-"""Idempotent loads into raw tables: COPY into a temporary table, then insert-on-conflict.
+"""Idempotent loads into raw tables: COPY straight into the table when no key is stored yet,
+else COPY into a temporary table, then insert-on-conflict.
 
 Runs inside the caller's transaction (one per partition window), so a failure leaves nothing
 behind. The first accepted version of a natural key wins: a re-fetch that returns the same
 values is counted as unchanged, and one that returns different values is quarantined as
 ``conflicts_with_stored`` instead of overwriting what is stored.
+
+The straight COPY is the common case (a window loaded for the first time) and costs what a raw
+COPY costs; it is tried under a savepoint, and any key already stored (or twice in the rows)
+fails it on the primary key, rolls it back and takes the staged path, which sorts the rows out:
+the outcome and the counts are the staged path's either way. Columns whose types map one to one
+(float8, int8, text, timestamptz) are COPYed in binary: no text formatting or parsing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -29,11 +38,16 @@ def load_rows(
     if len(accepted):
         if table.partition_step is not None:
             _ensure_partitions(conn, table, accepted[table.time_column])
-        _stage(conn, table, batch_id, accepted)
-        inserted = _insert_new(conn, table)
-        if inserted < len(accepted):
-            conflicts = _quarantine_conflicts(conn, table, batch_id)
-        conn.execute(sql.SQL("drop table {}").format(sql.Identifier(_STAGE)))
+        frame = _in_load_order(table, batch_id, accepted)
+        types = _column_types(conn, table, frame.columns)
+        if _copied_straight(conn, table, frame, types):
+            inserted = len(frame)
+        else:
+            _stage(conn, table, frame, types)
+            inserted = _insert_new(conn, table)
+            if inserted < len(accepted):
+                conflicts = _quarantine_conflicts(conn, table, batch_id)
+            conn.execute(sql.SQL("drop table {}").format(sql.Identifier(_STAGE)))
     _quarantine(conn, table, batch_id, "load", rejections)
     return LoadCounts(
         rows_in=len(accepted) + len(rejections),
@@ -54,12 +68,9 @@ def _ensure_partitions(conn: psycopg.Connection, table: RawTable, times: pd.Seri
     )
 
 
-def _stage(conn: psycopg.Connection, table: RawTable, batch_id: int, accepted: pd.DataFrame) -> None:
-    conn.execute(
-        sql.SQL("create temporary table {} (like {}) on commit drop").format(
-            sql.Identifier(_STAGE), sql.Identifier(table.schema, table.name)
-        )
-    )
+def _in_load_order(table: RawTable, batch_id: int, accepted: pd.DataFrame) -> pd.DataFrame:
+    """The rows as loaded: the table's columns and the batch id, hour by hour then in key order
+    (see _insert_new), JSON columns as text."""
     frame = (
         accepted.loc[:, list(table.columns)]
         .assign(batch_id=batch_id, _hour=pd.to_datetime(accepted[table.time_column], utc=True).dt.floor("h"))
@@ -68,10 +79,70 @@ def _stage(conn: psycopg.Connection, table: RawTable, batch_id: int, accepted: p
     )
     for column in table.json_columns:
         frame[column] = frame[column].map(to_json)
+    return frame
+
+
+def _column_types(conn: psycopg.Connection, table: RawTable, columns: pd.Index) -> list[str]:
+    """PostgreSQL type names (float8, text, ...) of ``columns`` of the table, from a query that reads no row."""
+    cursor = conn.execute(
+        sql.SQL("select {} from {} where false").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table.schema, table.name)
+        )
+    )
+    assert cursor.description is not None
+    return [str(info.name) if (info := conn.adapters.types.get(c.type_code)) else "" for c in cursor.description]
+
+
+def _copied_straight(conn: psycopg.Connection, table: RawTable, frame: pd.DataFrame, types: Sequence[str]) -> bool:
+    """COPY the rows into the table itself; False (and nothing written) when a key is stored already."""
+    try:
+        with conn.transaction():  # a savepoint: a refused COPY leaves the load's transaction usable
+            _copy(conn, sql.Identifier(table.schema, table.name), frame, types)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+def _stage(conn: psycopg.Connection, table: RawTable, frame: pd.DataFrame, types: Sequence[str]) -> None:
+    conn.execute(
+        sql.SQL("create temporary table {} (like {}) on commit drop").format(
+            sql.Identifier(_STAGE), sql.Identifier(table.schema, table.name)
+        )
+    )
+    _copy(conn, sql.Identifier(_STAGE), frame, types)
+
+
+def _copy(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataFrame, types: Sequence[str]) -> None:
+    """COPY ``frame`` into ``target``: binary when every column maps to its type one to one, else CSV."""
     columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(sql.Identifier(_STAGE), columns)
-    with conn.cursor().copy(copy_sql) as copy:
+    binary = [_binary_values(frame[c], t) for c, t in zip(frame.columns, types, strict=True)]
+    if all(values is not None for values in binary):
+        with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(target, columns)) as copy:
+            copy.set_types(list(types))
+            for row in zip(*binary, strict=True):
+                copy.write_row(row)
+        return
+    with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(target, columns)) as copy:
         copy.write(frame.to_csv(index=False, header=False))
+
+
+def _binary_values(column: pd.Series, pg_type: str) -> list[Any] | None:
+    """The column as the Python values psycopg's binary dumper of ``pg_type`` writes, missing ones
+    as None (NULL, as the CSV path writes them); None when the column does not map one to one."""
+    dtype = column.dtype
+    if pg_type == "float8" and dtype == np.float64:
+        values = column.to_numpy()
+        return [None if v != v else v for v in values.tolist()] if np.isnan(values).any() else values.tolist()
+    if pg_type == "int8" and dtype == np.int64:
+        return column.tolist()
+    if pg_type == "text" and isinstance(dtype, pd.StringDtype):
+        # an empty text is an empty CSV field, which COPY reads as NULL: kept so in binary
+        return column.astype(object).where(column.notna() & (column != ""), None).tolist()
+    # sub-microsecond parts: CSV lets PostgreSQL round them, a datetime would truncate them
+    if pg_type == "timestamptz" and isinstance(dtype, pd.DatetimeTZDtype) and not column.dt.nanosecond.any():
+        moments = pd.DatetimeIndex(column).to_pydatetime()
+        return np.where(column.notna().to_numpy(), moments, None).tolist()
+    return None
 
 
 def _insert_new(conn: psycopg.Connection, table: RawTable) -> int:

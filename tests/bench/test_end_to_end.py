@@ -10,7 +10,6 @@ outside the default suite: ``pytest -m scale tests/bench``.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ from bench.end_to_end import Config, ConfigError, Result, run, write_results
 from bench.workload import SimulatedMarket
 from orchestration.embedded_postgres import EmbeddedPostgres
 from orchestration.ingestion.windows import to_ms
+from tests.bench.written import written_twice
 
 CONFIG = Config(size="tiny", symbols=12, days=1, compare_days=(1, 2), increments=1, portfolio_hours=2)
 STAGES = ("ingest", "GX raw candle gates", "dbt market models", "portfolio manager", "GX portfolio gate", "dbt portfolio models")
@@ -86,12 +86,8 @@ def test_every_stage_is_timed_and_did_its_work(result: Result, pg_cluster: Embed
 
 @pytest.mark.scale
 def test_the_result_is_written_as_json_and_markdown(result: Result, tmp_path: Path) -> None:
-    docs = tmp_path / "benchmarks.md"
-    docs.write_text("# Benchmarks\n\nkept\n")
-    data = json.loads(write_results(result, tmp_path / "results", docs).read_text())
+    data, text = written_twice(lambda results, docs: write_results(result, results, docs), tmp_path)
     assert data["ingest"]["candle_rows"] == result.ingest.candle_rows and set(data["ratios"]) == set(result.ratios())
-    write_results(result, tmp_path / "results", docs)
-    text = docs.read_text()
     assert text.count("<!-- end_to_end_tiny: end -->") == 1 and "kept" in text
     assert "written by python -m bench.end_to_end --size tiny" in text
     assert all(f"| {name} |" in text for name in STAGES)
