@@ -49,10 +49,7 @@
         {{ exceptions.raise_compiler_error("var indicators.bbands is missing or not a mapping of period, nbdev") }}
     {%- endif -%}
     {%- do p.update({"bbands_period": _check_period("indicators.bbands.period", bbands.get("period"), 2)}) -%}
-    {%- set nbdev = bbands.get("nbdev") -%}
-    {%- if nbdev is boolean or nbdev is not number or nbdev <= 0 -%}
-        {{ exceptions.raise_compiler_error("var indicators.bbands.nbdev=" ~ nbdev ~ " is malformed: expected a positive number of standard deviations") }}
-    {%- endif -%}
+    {%- set nbdev = number_var("indicators.bbands.nbdev", bbands.get("nbdev"), 0, none, "()", "a number of standard deviations") -%}
     {%- do p.update({"bbands_nbdev": nbdev | float}) -%}
     {{ return(p) }}
 {% endmacro %}

@@ -17,11 +17,7 @@
     {%- if raw is not mapping -%}
         {{ exceptions.raise_compiler_error("var liquidity is missing or not a mapping of min_pairs, rolling_bars (see the vars block of dbt_project.yml)") }}
     {%- endif -%}
-    {%- set min_pairs = raw.get("min_pairs") -%}
-    {%- if min_pairs is boolean or min_pairs is not integer or min_pairs < 2 or min_pairs > 58 -%}
-        {{ exceptions.raise_compiler_error(
-            "var liquidity.min_pairs=" ~ min_pairs ~ " is malformed: expected an integer between 2 (a sample covariance needs two pairs) "
-            ~ "and 58 (the most pairs of minute price changes an hour holds)") }}
-    {%- endif -%}
+    {%- set min_pairs = integer_var("liquidity.min_pairs", raw.get("min_pairs"), 2, 58,
+                                    "a sample covariance needs two pairs; an hour holds at most 58 pairs of minute price changes") -%}
     {{ return({"min_pairs": min_pairs, "rolling_bars": _check_period("liquidity.rolling_bars", raw.get("rolling_bars"), 2)}) }}
 {% endmacro %}

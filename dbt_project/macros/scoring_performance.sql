@@ -32,10 +32,7 @@
     {%- if horizons | unique | list | length != horizons | length -%}
         {{ exceptions.raise_compiler_error("var scoring_performance.forward_return_horizons=" ~ horizons ~ " lists a value twice") }}
     {%- endif -%}
-    {%- set quantiles = raw.get("quantiles") -%}
-    {%- if quantiles is boolean or quantiles is not integer or quantiles < 2 or quantiles > 100 -%}
-        {{ exceptions.raise_compiler_error("var scoring_performance.quantiles=" ~ quantiles ~ " is malformed: expected an integer between 2 and 100") }}
-    {%- endif -%}
+    {%- set quantiles = integer_var("scoring_performance.quantiles", raw.get("quantiles"), 2, 100) -%}
     {{ return({
         "horizons": horizons | sort,
         "max_horizon": horizons | max,

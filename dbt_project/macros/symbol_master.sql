@@ -49,10 +49,7 @@
             {{ exceptions.raise_compiler_error("var symbol_master." ~ name ~ " is missing or not a mapping of high, medium") }}
         {%- endif -%}
         {%- for tier in ["high", "medium"] -%}
-            {%- set value = tiers.get(tier) -%}
-            {%- if value is boolean or value is not number or value <= 0 -%}
-                {{ exceptions.raise_compiler_error("var symbol_master." ~ name ~ "." ~ tier ~ "=" ~ value ~ " is malformed: expected a positive number") }}
-            {%- endif -%}
+            {%- do number_var("symbol_master." ~ name ~ "." ~ tier, tiers.get(tier), 0) -%}
         {%- endfor -%}
         {%- if tiers["medium"] >= tiers["high"] -%}
             {{ exceptions.raise_compiler_error("var symbol_master." ~ name ~ ": medium=" ~ tiers["medium"] ~ " must be below high=" ~ tiers["high"]) }}
@@ -60,21 +57,12 @@
         {%- do p.update({name: {"high": tiers["high"] | float, "medium": tiers["medium"] | float}}) -%}
     {%- endfor -%}
     {%- for name in ["min_listing_age_days", "min_history_bars"] -%}
-        {%- set value = raw.get(name) -%}
-        {%- if value is boolean or value is not integer or value < 0 -%}
-            {{ exceptions.raise_compiler_error("var symbol_master." ~ name ~ "=" ~ value ~ " is malformed: expected an integer >= 0") }}
-        {%- endif -%}
-        {%- do p.update({name: value}) -%}
+        {%- do p.update({name: integer_var("symbol_master." ~ name, raw.get(name), 0)}) -%}
     {%- endfor -%}
-    {%- set threshold = raw.get("cluster_min_correlation") -%}
-    {%- if threshold is boolean or threshold is not number or threshold < -1 or threshold > 1 -%}
-        {{ exceptions.raise_compiler_error("var symbol_master.cluster_min_correlation=" ~ threshold ~ " is malformed: expected a number in [-1, 1]") }}
-    {%- endif -%}
+    {%- set threshold = number_var("symbol_master.cluster_min_correlation", raw.get("cluster_min_correlation"), -1, 1, "[]") -%}
     {%- do p.update({"cluster_min_correlation": threshold | float}) -%}
-    {%- set overlap = raw.get("cluster_min_observations") -%}
-    {%- if overlap is boolean or overlap is not integer or overlap < 2 -%}
-        {{ exceptions.raise_compiler_error("var symbol_master.cluster_min_observations=" ~ overlap ~ " is malformed: expected an integer >= 2 (a correlation needs two observations)") }}
-    {%- endif -%}
+    {%- set overlap = integer_var("symbol_master.cluster_min_observations", raw.get("cluster_min_observations"), 2, none,
+                                  "a correlation needs two observations") -%}
     {%- do p.update({"cluster_min_observations": overlap}) -%}
     {{ return(p) }}
 {% endmacro %}

@@ -24,7 +24,7 @@ select
     ledger.first_seen_at,
     lead(ledger.first_seen_at) over version_changes as superseded_at,
     current_hashes.parameters_hash is not null as is_current
-from {{ source("history", "algorithm_versions") }} as ledger
+from {{ ref("stg_history__algorithm_versions") }} as ledger
 left join current_hashes
     on current_hashes.algorithm_version = ledger.algorithm_version
     and current_hashes.parameters_hash = ledger.parameters_hash

@@ -11,4 +11,4 @@ select
     checksum,
     applied_at,
     applied_by
-from {{ source("history", "schema_migrations") }}
+from {{ ref("stg_history__schema_migrations") }}

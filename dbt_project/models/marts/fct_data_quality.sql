@@ -25,7 +25,7 @@
 with requested_loads as (
     -- the succeeded candle loads' per-symbol spans that reach into the window's days
     select requested.symbol, requested.batch_id, requested.span_start, requested.span_end
-    from {{ source("raw_ledger", "load_batch_symbols") }} as requested
+    from {{ ref("stg_kucoin__load_batch_symbols") }} as requested
     inner join {{ ref("stg_kucoin__load_batches") }} as batches
         on batches.batch_id = requested.batch_id
     where batches.asset = 'kucoin_candles_1m'
@@ -91,7 +91,7 @@ gaps as (
 
 quarantined_records as (
     select symbol, date_trunc('day', open_time, 'UTC') as day, rule, batch_id
-    from {{ source("quarantine", "candles_1m") }}
+    from {{ ref("stg_kucoin__quarantined_candles_1m") }}
     where {{ in_bucket_window("open_time", 86400) }} and symbol is not null
 ),
 

@@ -1,8 +1,9 @@
-"""The real dbt CLI as a subprocess against a test database, and small query helpers."""
+"""The real dbt CLI as a subprocess against a test database, and small query and comparison helpers."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
 WINDOW_VARS = {"window_start": WINDOW_START_ENV, "window_end": WINDOW_END_ENV}  # var -> environment variable
+# what Dagster runs, minus the data tests where they are not the point (each costs seconds)
+BUILD_MODELS = ("build", "--exclude-resource-type", "test")
+RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,16 @@ def assert_same_tables(actual: dict[str, list[tuple[object, ...]]], expected: di
         assert len(actual[table]) == len(rows), table
         for got, want in zip(actual[table], rows, strict=True):
             assert got == want, f"{table}: {got} != {want}"
+
+
+def assert_close(actual: object, expected: object, label: object) -> None:
+    """Equal to RTOL, or both null (pandas shows a SQL null in a float column as NaN: the caller
+    checks that the relation holds no NaN, e.g. test_dbt_portfolio_analytics.assert_no_nan_or_infinity)."""
+    actual, expected = (None if v is None or pd.isna(v) else v for v in (actual, expected))  # type: ignore[call-overload]
+    if expected is None or actual is None:
+        assert actual is None and expected is None, (label, actual, expected)
+    else:
+        assert math.isclose(float(actual), float(expected), rel_tol=RTOL, abs_tol=0.0), (label, actual, expected)  # type: ignore[arg-type]
 
 
 def rows_read(plan: dict[str, Any]) -> dict[str, int]:

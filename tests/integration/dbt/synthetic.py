@@ -32,6 +32,15 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 HOURS = 72
 END = START + timedelta(hours=HOURS)
 SNAPSHOT_TIMES = (START + timedelta(hours=2), START + timedelta(hours=48))
+# hour offsets from START that cut the history into the windows of the windowed-build tests: a
+# 7-hour first build (inside every warm-up and a 4h block), a single hour, a day across the start
+# of the flat stretch and of the late listing, a window ending inside SOLUSDTM's gap (hours
+# 40..42) and one starting inside it and running past the delisting to the end.
+BOUNDARIES = (0, 7, 8, 33, 41, HOURS)
+
+
+def hour(offset: int) -> datetime:
+    return START + timedelta(hours=offset)
 
 
 @dataclass(frozen=True)

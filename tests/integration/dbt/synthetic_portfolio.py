@@ -14,6 +14,9 @@ Rows are written as the portfolio manager writes them: the evaluation, its ten h
 decisions (hold / remove / add against the version's previous hour, each add recording the symbols
 it replaces in details.replaces as selection.select does) in one transaction (the deferred
 triggers check ten holdings summing to 1 at commit).
+
+add_policy_evaluation adds to a built database one formed v1 evaluation under the seed's default
+policy (the shared builds have none, so fct_constraint_compliance is empty there).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from psycopg.types.json import Jsonb
 
 from orchestration.portfolio.selection import PORTFOLIO_SIZE
 from tests.integration.dbt import synthetic
+from tests.integration.dbt.dbt_cli import Dbt
 
 WEIGHT_UNITS = 10**18  # numeric(20, 18): weights are whole multiples of 1e-18
 LISTING_HOUR = next(i.first_hour for i in synthetic.INSTRUMENTS if i.symbol == "NEWUSDTM")
@@ -145,3 +149,30 @@ def _insert(conn: psycopg.Connection, version: str, as_of: datetime, holdings: l
                 [(row[0], symbol, action, f"synthetic {action}", Jsonb(details))
                  for symbol, action, details in decisions([symbol for symbol, _ in holdings], previous)],
             )
+
+
+POLICY_AS_OF = synthetic.START + timedelta(hours=40)  # during SOLUSDTM's gap, before synthetic.py's v1 evaluations
+
+
+def add_policy_evaluation(url: str, dbt: Dbt) -> None:
+    """A formed v1 evaluation under the seed's default policy (the shared builds have none, so
+    fct_constraint_compliance is empty there) with a declared relaxation, as the manager writes
+    one; then the portfolio marts rebuilt with it."""
+    parameters = Jsonb({"policy": "default", "regime": "neutral"})
+    with psycopg.connect(url) as conn, conn.transaction():
+        row = conn.execute(
+            "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, outcome_reason, "
+            "policy, regime, policy_parameters, policy_hash, relaxations, weighting) "
+            "values (%s, 'v1', 'lineage-test', 12, 12, 'formed', 'synthetic policy', 'default', 'neutral', %s, md5('default'), "
+            "'{sector_cap}', 'equal') returning evaluation_id",
+            (POLICY_AS_OF, parameters),
+        ).fetchone()
+        assert row is not None
+        for position, symbol in enumerate(synthetic.FIRST_HOLDINGS, start=1):
+            conn.execute("insert into portfolio.composition values (%s, %s, %s, %s, %s)", (row[0], symbol, position, Decimal("0.1"), 1.0 - position / 20))
+            conn.execute(
+                "insert into portfolio.decisions (evaluation_id, symbol, action, reason, composite_score, score_rank, details) "
+                "values (%s, %s, 'add', 'ranked in the top ten', %s, %s, '{}')",
+                (row[0], symbol, 1.0 - position / 20, position),
+            )
+    dbt.run("run", "-s", "tag:portfolio", "--full-refresh")

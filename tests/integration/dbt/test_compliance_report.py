@@ -21,7 +21,7 @@ from orchestration.cli import main
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch
-from tests.integration.dbt.test_dbt_lineage import POLICY_AS_OF, add_policy_evaluation
+from tests.integration.dbt.synthetic_portfolio import POLICY_AS_OF, add_policy_evaluation
 
 HOUR = timedelta(hours=1)
 

@@ -25,6 +25,8 @@ from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 RELATIONS = (
     "staging.stg_kucoin__contracts", "staging.stg_kucoin__candles_1m", "staging.stg_kucoin__load_batches",
+    "staging.stg_kucoin__load_batch_symbols", "staging.stg_kucoin__quarantined_candles_1m",
+    "staging.stg_history__algorithm_versions", "staging.stg_history__schema_migrations",
     "staging.stg_portfolio__evaluations", "staging.stg_portfolio__composition", "staging.stg_portfolio__decisions",
     "intermediate.int_candles_5m", "intermediate.int_candles_15m", "intermediate.int_candles_1h",
     "intermediate.int_candles_4h", "intermediate.int_candles_1d", "intermediate.int_returns_1h",
@@ -45,6 +47,12 @@ RELATIONS = (
     "marts.fct_decision_impact", "marts.fct_decision_impact_summary", "marts.fct_data_quality",
     "marts.scoring_algorithms", "marts.scoring_algorithm_weights", "marts.scoring_algorithm_parameters",
 )
+# The staging views over the change-history ledgers, which an empty database already fills: the
+# migrations applied and the versions fct_symbol_scores' post-hook records on its first build.
+LEDGER_VIEWS = {
+    "staging.stg_history__algorithm_versions": "history.algorithm_versions",
+    "staging.stg_history__schema_migrations": "history.schema_migrations",
+}
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,11 @@ def test_parse_build_and_docs_succeed_on_an_empty_database(pg_cluster, tmp_path:
     dbt.run("build", "--exclude-resource-type", "test", dbt_vars=window(synthetic.START, synthetic.START + pd.Timedelta(hours=5)))
     dbt.run("docs", "generate")
     assert (tmp_path / "target" / "catalog.json").exists()
-    seeded = {f"marts.{csv.stem}": len(pd.read_csv(csv)) for csv in SEEDS_DIR.glob("scoring_algorithm*.csv")}
+    expected = {f"marts.{csv.stem}": len(pd.read_csv(csv)) for csv in SEEDS_DIR.glob("scoring_algorithm*.csv")}
+    expected |= {view: fetch(url, f"select count(*) from {ledger}")[0][0] for view, ledger in LEDGER_VIEWS.items()}
     for relation in RELATIONS:
         count = fetch(url, f"select count(*) from {relation}")[0][0]
-        assert count == seeded.get(relation, 0), relation
+        assert count == expected.get(relation, 0), relation
 
 
 def test_docs_generate_on_the_populated_database(built: Built) -> None:

@@ -20,8 +20,7 @@ import pytest
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
-from tests.integration.dbt.dbt_cli import frame
-from tests.integration.dbt.test_dbt_portfolio_analytics import assert_close
+from tests.integration.dbt.dbt_cli import assert_close, frame
 
 HORIZONS = {"1h": 1, "24h": 24, "7d": 168}
 HOUR = pd.Timedelta(hours=1)

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 from tests.integration.dbt import synthetic
-from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, query_reads, window
+from tests.integration.dbt.dbt_cli import BUILD_MODELS, Dbt, assert_same_tables, fetch, query_reads, window
+from tests.integration.dbt.synthetic import BOUNDARIES, hour
 
 # the models that carry rows or state from one run to the next
 CARRYING = (
@@ -41,19 +42,6 @@ WINDOWED = {
     "marts.fct_portfolio_sector_exposure": "algorithm_version, as_of, sector",
     "marts.fct_data_quality": "symbol, day",
 }
-# hour offsets from synthetic.START: a 7-hour first build (inside every warm-up and a 4h block),
-# a single hour, a day across the start of the flat stretch and of the late listing, a window
-# ending inside SOLUSDTM's gap (hours 40..42) and one starting inside it and running past the
-# delisting to the end.
-BOUNDARIES = (0, 7, 8, 33, 41, synthetic.HOURS)
-# what Dagster runs, minus the data tests where they are not the point (each costs seconds)
-BUILD_MODELS = ("build", "--exclude-resource-type", "test")
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
-
-
 def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
     return {table: fetch(url, f"select * from {table} order by {key}") for table, key in WINDOWED.items()}
 

@@ -18,19 +18,17 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame
 from tests.integration.dbt.lineage_reference import Bars, bar_batches, data_window_batches, union
+from tests.integration.dbt.synthetic_portfolio import add_policy_evaluation
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -42,33 +40,6 @@ class Built:
     catalog: dict[str, Any]  # of the same `dbt docs generate`
     data: synthetic.Synthetic
     bars: Bars  # the batches of each 1h bar, from the raw minutes (pandas)
-
-
-POLICY_AS_OF = synthetic.START + timedelta(hours=40)  # during SOLUSDTM's gap, before synthetic.py's v1 evaluations
-
-
-def add_policy_evaluation(url: str, dbt: Dbt) -> None:
-    """A formed v1 evaluation under the seed's default policy (the shared builds have none, so
-    fct_constraint_compliance is empty there) with a declared relaxation, as the manager writes
-    one; then the portfolio marts rebuilt with it."""
-    parameters = Jsonb({"policy": "default", "regime": "neutral"})
-    with psycopg.connect(url) as conn, conn.transaction():
-        row = conn.execute(
-            "insert into portfolio.evaluations (as_of, algorithm_version, run_id, universe_size, eligible_count, outcome, outcome_reason, "
-            "policy, regime, policy_parameters, policy_hash, relaxations, weighting) "
-            "values (%s, 'v1', 'lineage-test', 12, 12, 'formed', 'synthetic policy', 'default', 'neutral', %s, md5('default'), "
-            "'{sector_cap}', 'equal') returning evaluation_id",
-            (POLICY_AS_OF, parameters),
-        ).fetchone()
-        assert row is not None
-        for position, symbol in enumerate(synthetic.FIRST_HOLDINGS, start=1):
-            conn.execute("insert into portfolio.composition values (%s, %s, %s, %s, %s)", (row[0], symbol, position, Decimal("0.1"), 1.0 - position / 20))
-            conn.execute(
-                "insert into portfolio.decisions (evaluation_id, symbol, action, reason, composite_score, score_rank, details) "
-                "values (%s, %s, 'add', 'ranked in the top ten', %s, %s, '{}')",
-                (row[0], symbol, 1.0 - position / 20, position),
-            )
-    dbt.run("run", "-s", "tag:portfolio", "--full-refresh")
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_liquidity
-from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, window
-from tests.integration.dbt.test_dbt_incremental import BOUNDARIES, BUILD_MODELS, hour
+from tests.integration.dbt.dbt_cli import BUILD_MODELS, Dbt, assert_same_tables, fetch, window
+from tests.integration.dbt.synthetic import BOUNDARIES, hour
 
 MODEL = "intermediate.int_liquidity_1h"
 SELECT = ("--select", "+int_liquidity_1h")
@@ -244,7 +244,7 @@ def test_a_window_whose_predecessor_was_never_built_is_refused(built: Built, dat
 @pytest.mark.parametrize(
     ("liquidity", "message"),
     [
-        ({"min_pairs": 1, "rolling_bars": 24}, "var liquidity.min_pairs=1 is malformed"),
+        ({"min_pairs": 1, "rolling_bars": 24}, "var liquidity.min_pairs=1 is malformed: expected an integer between 2 and 58 (a sample covariance"),
         ({"min_pairs": 10, "rolling_bars": "24"}, "var liquidity.rolling_bars=24 is malformed"),
     ],
     ids=["too-few-pairs", "not-an-integer"],

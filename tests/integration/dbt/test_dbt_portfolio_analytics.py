@@ -28,13 +28,12 @@ from orchestration.embedded_postgres import EmbeddedPostgres
 
 from tests.integration.dbt import synthetic, synthetic_portfolio
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
-from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, rows_read, window
+from tests.integration.dbt.dbt_cli import Dbt, assert_close, fetch, frame, rows_read, window
 
 PERIODS_PER_YEAR = 365 * 24
 PERIODS = {"all": None, "30d": 30 * 24, "7d": 7 * 24, "24h": 24}
 BENCHMARK = "XBTUSDTM"
 HOUR = pd.Timedelta(hours=1)
-RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -206,16 +205,6 @@ STATISTICS = (
 )
 COUNTS = ("period_start", "period_end", "is_period_covered", "first_hour", "latest_as_of", "evaluation_hours", "return_hours",
           "hours_without_return", "beta_hours", "diversification_hours")
-
-
-def assert_close(actual: object, expected: object, label: object) -> None:
-    """Equal to RTOL, or both null (pandas shows a SQL null in a float column as NaN; the mart
-    holds no NaN, see assert_no_nan_or_infinity)."""
-    actual, expected = (None if v is None or pd.isna(v) else v for v in (actual, expected))  # type: ignore[call-overload]
-    if expected is None or actual is None:
-        assert actual is None and expected is None, (label, actual, expected)
-    else:
-        assert math.isclose(float(actual), float(expected), rel_tol=RTOL, abs_tol=0.0), (label, actual, expected)  # type: ignore[arg-type]
 
 
 def assert_analytics_match(actual: pd.DataFrame, expected: pd.DataFrame) -> None:

@@ -332,7 +332,7 @@ def test_an_hourly_run_reads_the_same_rows_whatever_the_history_length(built: Bu
 def test_malformed_parameters_fail_naming_the_var(built: Built) -> None:
     for parameters, message in (
         ({"forward_return_horizons": [1, 0], "quantiles": 5}, "var scoring_performance.forward_return_horizons=0 is malformed"),
-        ({"forward_return_horizons": [1], "quantiles": 1}, "var scoring_performance.quantiles=1 is malformed"),
+        ({"forward_return_horizons": [1], "quantiles": 1}, "var scoring_performance.quantiles=1 is malformed: expected an integer between 2 and 100"),
     ):
         result = built.dbt.run("parse", dbt_vars={"scoring_performance": parameters}, check=False)
         assert result.returncode != 0 and message in result.stdout, result.stdout[-2000:]

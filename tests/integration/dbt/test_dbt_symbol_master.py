@@ -193,9 +193,14 @@ def check_master(master: Master, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def test_a_malformed_symbol_master_var_fails_naming_it(master: Master) -> None:
-    bad = {**MASTER_VARS, "liquidity_tiers_usd": {"high": 1, "medium": 5}}
-    result = master.dbt.run("run", "--select", "dim_symbols", dbt_vars={"symbol_master": bad}, check=False)
-    assert result.returncode != 0 and "var symbol_master.liquidity_tiers_usd: medium=5 must be below high=1" in result.stdout
+    for change, message in (
+        ({"liquidity_tiers_usd": {"high": 1, "medium": 5}}, "var symbol_master.liquidity_tiers_usd: medium=5 must be below high=1"),
+        ({"open_interest_tiers_usd": {"high": 1, "medium": 0}}, "var symbol_master.open_interest_tiers_usd.medium=0 is malformed: expected a number > 0"),
+        ({"min_history_bars": -1}, "var symbol_master.min_history_bars=-1 is malformed: expected an integer >= 0"),
+        ({"cluster_min_observations": 1}, "var symbol_master.cluster_min_observations=1 is malformed: expected an integer >= 2 (a correlation needs two observations)"),
+    ):
+        result = master.dbt.run("run", "--select", "dim_symbols", dbt_vars={"symbol_master": {**MASTER_VARS, **change}}, check=False)
+        assert result.returncode != 0 and message in result.stdout, result.stdout[-2000:]
 
 
 def test_snapshot_by_snapshot_increments_equal_a_full_refresh_and_read_only_new_snapshots(master: Master) -> None:

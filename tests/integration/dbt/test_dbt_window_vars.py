@@ -81,8 +81,9 @@ def test_the_vars_win_over_the_environment_as_a_whole(database_url: str, dbt_wor
         ({"sma_periods": [20, "50"]}, "var indicators.sma_periods=50 is malformed"),
         ({"macd": {"fast_period": 26, "slow_period": 12, "signal_period": 9}}, "fast_period=26 must be below slow_period=12"),
         ({"sma_periods": [50]}, "fct_symbol_scores scores with sma_20 and rsi_14"),
+        ({"bbands": {"period": 20, "nbdev": 0}}, "var indicators.bbands.nbdev=0 is malformed: expected a number of standard deviations > 0"),
     ],
-    ids=["zero-period", "not-an-integer", "macd-fast-not-below-slow", "score-input-missing"],
+    ids=["zero-period", "not-an-integer", "macd-fast-not-below-slow", "score-input-missing", "bbands-nbdev-zero"],
 )
 def test_malformed_indicator_parameters_fail_naming_the_var(
     database_url: str, dbt_work_dir: Path, change: dict[str, object], message: str
