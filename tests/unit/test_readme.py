@@ -15,7 +15,7 @@ def test_the_readme_opens_with_the_demo_and_the_test_command() -> None:
     commands = readme_commands()
     demo, tests = commands[0], commands[1]
     assert "\n" not in demo and demo.endswith("zmart demo")
-    assert "\n" not in tests and tests.endswith("pytest") and "'.[test]'" in tests
+    assert "\n" not in tests and tests.endswith("pytest -n 2 --dist loadgroup") and "'.[test]'" in tests
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
