@@ -134,8 +134,9 @@ def migrate(url: str, superuser_url: str | None, directory: Path = MIGRATIONS_DI
     With ``superuser_url`` (a superuser's connection to the same database) the roles are created
     first and the ledgers sealed afterwards; without it they must have been, by someone who has one.
     A sealed database is upgraded too: a migration that adds a ledger registers it in
-    audit.ledgers, which the application role may then only read, so it may also insert there
-    while the migrations run (see ``_ledger_registration``); sealing then seals the new ledger.
+    audit.ledgers and gives it audit.refuse_change() triggers, which the application role may
+    then only read and not execute, so it may while the migrations run (``_ledger_registration``);
+    sealing then seals the new ledger.
     """
     if superuser_url is None:
         return apply_migrations(url, directory)
@@ -150,23 +151,34 @@ def migrate(url: str, superuser_url: str | None, directory: Path = MIGRATIONS_DI
     return applied
 
 
+# What a migration that adds a ledger or an audited table uses of a sealed audit schema
+# (docs/security.md, "What a future migration must do"): registering the ledger, its refusing
+# trigger (CREATE TRIGGER needs EXECUTE on the function; firing it does not) and audit.track.
+_MIGRATION_PRIVILEGES = (
+    "insert on audit.ledgers",
+    "execute on function audit.refuse_change()",
+    "execute on function audit.track(regclass)",
+)
+
+
 @contextmanager
 def _ledger_registration(superuser_url: str, app_role: str) -> Iterator[None]:
-    """Let the application role insert into a sealed audit.ledgers for the duration, and no longer.
+    """Let the application role register ledgers in a sealed database for the duration, and no longer.
 
-    Only INSERT: a registered ledger gains protection when sealed, none is lost, and the rows
-    already there and every sealed ledger stay out of reach (owned by zmart_audit). Before
-    sealing (or before V0008) the application role owns the table and needs nothing.
+    Only INSERT on audit.ledgers and EXECUTE on the two functions: a registered ledger gains
+    protection when sealed, none is lost; the rows already there and every sealed ledger stay out
+    of reach (owned by zmart_audit), and the functions only refuse changes or add triggers to
+    tables the caller owns. Before sealing (or before V0008) the application role owns them all.
     """
     app = sql.Identifier(app_role)
     with psycopg.connect(superuser_url, autocommit=True) as conn:
         sealed = conn.execute("select pg_get_userbyid(relowner) = %s from pg_class where oid = to_regclass('audit.ledgers')",
                               (AUDIT_OWNER,)).fetchone() == (True,)
-        if sealed:
-            conn.execute(sql.SQL("grant insert on audit.ledgers to {}").format(app))
+        for privilege in _MIGRATION_PRIVILEGES if sealed else ():
+            conn.execute(sql.SQL("grant " + privilege + " to {}").format(app))
     try:
         yield
     finally:
-        if sealed:
-            with psycopg.connect(superuser_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("revoke insert on audit.ledgers from {}").format(app))
+        with psycopg.connect(superuser_url, autocommit=True) as conn:
+            for privilege in _MIGRATION_PRIVILEGES if sealed else ():
+                conn.execute(sql.SQL("revoke " + privilege + " from {}").format(app))

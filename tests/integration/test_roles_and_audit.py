@@ -463,15 +463,18 @@ def test_a_sealed_database_upgrades_and_its_new_ledger_is_sealed_and_append_only
                 "values ('v1', md5('v1'), '{}', '{}', 'production', 'test')"
             )
         assert (owner, schema_owner) == (AUDIT_OWNER, AUDIT_OWNER)
-        # the application role only appends; the owner cannot change the rows either; the ledger
-        # registry is read-only again
-        for statement in ("alter table history.algorithm_versions disable trigger algorithm_versions_append_only",
+        # the application role only appends (and the ledger registry and audit functions are out
+        # of its reach again); the owner cannot change the rows either: its triggers refuse
+        changes = ("update history.algorithm_versions set weights = '{\"trend\": 1}'", "delete from history.algorithm_versions")
+        for statement in (*changes,
+                          "alter table history.algorithm_versions disable trigger algorithm_versions_append_only",
                           "drop schema history cascade",
-                          "insert into audit.ledgers (relation, reason) values ('raw.candles_1m', 'test')"):
+                          "insert into audit.ledgers (relation, reason) values ('raw.candles_1m', 'test')",
+                          "select audit.track('raw.candles_1m')"):
             assert refused(outcome(url, statement))
-        for statement in ("update history.algorithm_versions set weights = '{\"trend\": 1}'", "delete from history.algorithm_versions"):
-            for result in (outcome(url, statement), outcome(superuser_url, f"set role {AUDIT_OWNER}; {statement}")):
-                assert result.startswith("InsufficientPrivilege: history.algorithm_versions is append-only: "), result
+        for statement in changes:
+            result = outcome(superuser_url, f"set role {AUDIT_OWNER}; {statement}")
+            assert result.startswith("InsufficientPrivilege: history.algorithm_versions is append-only: "), result
         assert migrate(url, superuser_url) == []  # idempotent
     finally:
         with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
