@@ -40,7 +40,7 @@ def layer_gate(layer: str, assets: dg.AssetsDefinition) -> dg.AssetChecksDefinit
         for result in failed:
             context.log.error(result.summary())
         # the layer's verdict and metadata once per evaluation, shared by every model's check
-        layer = GateResult(name, [o for r in results for o in r.outcomes])
+        verdict = GateResult(name, [o for r in results for o in r.outcomes])
         shared = {
             "window": f"{window.start} .. {window.end}",
             "suites": ", ".join(r.suite for r in results),
@@ -50,7 +50,7 @@ def layer_gate(layer: str, assets: dg.AssetsDefinition) -> dg.AssetChecksDefinit
         own = {r.suite: r.summary() for r in results}
         selected = context.selected_asset_check_keys
         for spec in (s for s in specs if s.key in selected):
-            yield check_result(layer, {**shared, "own_suite": own.get(spec.asset_key.path[-1], _NO_OWN_SUITE)}, spec=spec)
+            yield check_result(verdict, {**shared, "own_suite": own.get(spec.asset_key.path[-1], _NO_OWN_SUITE)}, spec=spec)
 
     return gate
 
