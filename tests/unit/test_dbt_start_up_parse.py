@@ -12,7 +12,7 @@ import pytest
 from orchestration.assets.transformation import dbt_environment
 from orchestration.resources.dbt import DATABASE_URL_ENV, dbt_resource, prepare_manifest
 
-URL = "postgresql://zmart:secret@127.0.0.1:5999/zmart_start_up_parse"
+URL = "postgresql://zmart:password@127.0.0.1:5999/zmart_start_up_parse"  # never connected to
 WINDOW = dg.TimeWindow(datetime(2026, 11, 1, 5, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC))
 PARSE_EVENTS = ("PartialParsingSkipParsing", "PartialParsingEnabled", "UnableToPartialParse", "PartialParsingNotEnabled")
 
@@ -35,5 +35,6 @@ def test_the_first_run_after_start_up_skips_parsing(tmp_path: Path, monkeypatch:
     # the runs' database: the run starts from the start-up parse as it is
     prepare_manifest(URL)
     assert first_run_parse(tmp_path / "runs_profile", monkeypatch) == [
-        ("PartialParsingSkipParsing", "Partial parsing enabled, no changes found, skipping parsing")
+        ("PartialParsingEnabled", "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed."),
+        ("PartialParsingSkipParsing", "Partial parsing enabled, no changes found, skipping parsing"),
     ]
