@@ -7,16 +7,22 @@ whose triggers it could disable is not append-only, so the ledgers must belong t
 application role is not a member of (``zmart_audit``). Only a superuser can give it to them.
 
 ``ensure_roles`` runs before the migrations (V0008 refuses to run without the roles), ``seal``
-after them; both are idempotent. The embedded cluster runs them itself (orchestration.platform);
-on a server of your own a superuser runs ``zmart db secure`` (docs/security.md).
+after them; both are idempotent. A sealed database upgrades the same way: while its migrations
+run, the application role may also register new ledgers (``migrate``). The embedded cluster
+runs them itself (orchestration.platform); on a server of your own a superuser runs ``zmart db
+secure`` (docs/security.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import psycopg
 from psycopg import sql
 
-from models.migrate import Migration, apply_migrations
+from models.migrate import MIGRATIONS_DIR, Migration, apply_migrations
 
 AUDIT_OWNER = "zmart_audit"
 TRANSFORM_ROLE = "zmart_transform"
@@ -122,19 +128,57 @@ def _assert_unprivileged(conn: psycopg.Connection, app_role: str) -> None:
         )
 
 
-def migrate(url: str, superuser_url: str | None) -> list[Migration]:
+def migrate(url: str, superuser_url: str | None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Apply the pending migrations as the application role (``url``).
 
     With ``superuser_url`` (a superuser's connection to the same database) the roles are created
     first and the ledgers sealed afterwards; without it they must have been, by someone who has one.
+    A sealed database is upgraded too: a migration that adds a ledger registers it in
+    audit.ledgers and gives it audit.refuse_change() triggers, which the application role may
+    then only read and not execute, so it may while the migrations run (``_ledger_registration``);
+    sealing then seals the new ledger.
     """
     if superuser_url is None:
-        return apply_migrations(url)
+        return apply_migrations(url, directory)
     with psycopg.connect(url) as conn:
         app_role = conn.info.user
     with psycopg.connect(superuser_url, autocommit=True) as conn:
         ensure_roles(conn, app_role)
-    applied = apply_migrations(url)
+    with _ledger_registration(superuser_url, app_role):
+        applied = apply_migrations(url, directory)
     with psycopg.connect(superuser_url, autocommit=True) as conn:
         seal(conn, app_role)
     return applied
+
+
+# What a migration that adds a ledger or an audited table uses of a sealed audit schema
+# (docs/security.md, "What a future migration must do"): registering the ledger, its refusing
+# trigger (CREATE TRIGGER needs EXECUTE on the function; firing it does not) and audit.track.
+_MIGRATION_PRIVILEGES = (
+    "insert on audit.ledgers",
+    "execute on function audit.refuse_change()",
+    "execute on function audit.track(regclass)",
+)
+
+
+@contextmanager
+def _ledger_registration(superuser_url: str, app_role: str) -> Iterator[None]:
+    """Let the application role register ledgers in a sealed database for the duration, and no longer.
+
+    Only INSERT on audit.ledgers and EXECUTE on the two functions: a registered ledger gains
+    protection when sealed, none is lost; the rows already there and every sealed ledger stay out
+    of reach (owned by zmart_audit), and the functions only refuse changes or add triggers to
+    tables the caller owns. Before sealing (or before V0008) the application role owns them all.
+    """
+    app = sql.Identifier(app_role)
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        sealed = conn.execute("select pg_get_userbyid(relowner) = %s from pg_class where oid = to_regclass('audit.ledgers')",
+                              (AUDIT_OWNER,)).fetchone() == (True,)
+        for privilege in _MIGRATION_PRIVILEGES if sealed else ():
+            conn.execute(sql.SQL("grant " + privilege + " to {}").format(app))
+    try:
+        yield
+    finally:
+        with psycopg.connect(superuser_url, autocommit=True) as conn:
+            for privilege in _MIGRATION_PRIVILEGES if sealed else ():
+                conn.execute(sql.SQL("revoke " + privilege + " from {}").format(app))

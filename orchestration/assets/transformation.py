@@ -6,7 +6,6 @@ the seeds they read), then, after the portfolio manager, the portfolio marts (ta
 The scores and portfolio marts get previews and charts as metadata once dbt has built them.
 """
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration.assets.portfolio import SCORES
 from orchestration.partitions import hourly
@@ -88,24 +88,6 @@ def _charts(key: dg.AssetKey, url: str, end: datetime) -> dict[str, dg.MetadataV
 ensure_manifest()  # the asset graph below is read from the manifest
 
 
-def external_sources(defined: Iterable[dg.AssetKey]) -> list[dg.AssetSpec]:
-    """The dbt sources no asset here materialises: external assets of the raw layer.
-
-    The load ledger, the quarantine and the change history are written as a side effect of the
-    loaders, the gates and dbt's hooks; declared, they sit in the raw group with their source's
-    description instead of Dagster's 'default' group, and a new source is covered without a line here.
-    """
-    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
-    known = set(defined)
-    specs = {}
-    for props in manifest["sources"].values():
-        key = translator.get_asset_key(props)
-        if key not in known and key not in specs:
-            description = props.get("description") or props.get("source_description") or f"{props['schema']}.{props['name']}"
-            specs[key] = dg.AssetSpec(key=key, group_name="raw", owners=["team:platform"], kinds={"postgres"}, description=description)
-    return list(specs.values())
-
-
 def _layer_models(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -131,3 +113,22 @@ dbt_intermediate_models = _layer_models("dbt_intermediate_models", "config.schem
 dbt_mart_models = _layer_models("dbt_mart_models", "config.schema:marts", PORTFOLIO_SELECTION)
 dbt_portfolio_models = _layer_models("dbt_portfolio_models", PORTFOLIO_SELECTION, None)
 MARKET_LAYERS = {"staging": dbt_staging_models, "intermediate": dbt_intermediate_models, "marts": dbt_mart_models}
+
+
+def external_sources(defined: Iterable[dg.AssetKey]) -> list[dg.AssetSpec]:
+    """The dbt sources no asset here materialises: external assets of the raw layer.
+
+    The load ledger, the quarantine and the change history are written as a side effect of the
+    loaders, the gates and dbt's hooks; declared, they sit in the raw group with their source's
+    description instead of Dagster's 'default' group, and a new source is covered without a line here.
+    """
+    # the manifest dagster-dbt loaded for the dbt assets (once per path), not a second parse of the file
+    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([dbt_staging_models])
+    known = set(defined)
+    specs = {}
+    for props in manifest["sources"].values():
+        key = translator.get_asset_key(props)
+        if key not in known and key not in specs:
+            description = props.get("description") or props.get("source_description") or f"{props['schema']}.{props['name']}"
+            specs[key] = dg.AssetSpec(key=key, group_name="raw", owners=["team:platform"], kinds={"postgres"}, description=description)
+    return list(specs.values())

@@ -48,9 +48,14 @@ def quarantine_failures(url: str, table: RawTable, result: GateResult) -> int:
 
 
 def record_findings(url: str, layer: str, results: Sequence[GateResult], start: datetime, end: datetime, run_id: str | None) -> int:
-    """Record every row a failed expectation flagged (derived layers: the rows stay in place)."""
+    """Record every row a failed expectation flagged (derived layers: the rows stay in place).
+
+    The reason is the expectation's description, or the row's own ``reason`` column when its
+    unexpected-rows query gives one (e.g. naming the symbol).
+    """
     rows = [
-        (layer, result.suite, outcome.expectation, outcome.rule, outcome.description, start, end, run_id, Jsonb(record, dumps=_dumps))
+        (layer, result.suite, outcome.expectation, outcome.rule, str(record.get("reason") or outcome.description), start, end, run_id,
+         Jsonb(record, dumps=_dumps))
         for result in results
         for outcome in result.failed
         # a batch-level expectation flags no row: record its observed value instead

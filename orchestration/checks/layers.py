@@ -39,23 +39,23 @@ def layer_gate(layer: str, assets: dg.AssetsDefinition) -> dg.AssetChecksDefinit
         failed = [r for r in results if not r.success]
         for result in failed:
             context.log.error(result.summary())
+        # the layer's verdict and metadata once per evaluation, shared by every model's check
+        verdict = GateResult(name, [o for r in results for o in r.outcomes])
+        shared = {
+            "window": f"{window.start} .. {window.end}",
+            "suites": ", ".join(r.suite for r in results),
+            "failed_suites": ", ".join(r.suite for r in failed) or "none",
+            "rows_recorded": recorded,
+        }
+        own = {r.suite: r.summary() for r in results}
         selected = context.selected_asset_check_keys
         for spec in (s for s in specs if s.key in selected):
-            yield _layer_result(spec, results, failed, recorded, f"{window.start} .. {window.end}")
+            yield check_result(verdict, {**shared, "own_suite": own.get(spec.asset_key.path[-1], _NO_OWN_SUITE)}, spec=spec)
 
     return gate
 
 
-def _layer_result(spec: dg.AssetCheckSpec, results: list[GateResult], failed: list[GateResult], recorded: int, window: str) -> dg.AssetCheckResult:
-    own = next((r for r in results if r.suite == spec.asset_key.path[-1]), None)
-    layer = GateResult(spec.name, [o for r in results for o in r.outcomes])
-    return check_result(layer, {
-        "window": window,
-        "suites": ", ".join(r.suite for r in results),
-        "failed_suites": ", ".join(r.suite for r in failed) or "none",
-        "own_suite": own.summary() if own else "none (gated by the layer's suites)",
-        "rows_recorded": recorded,
-    }, spec=spec)
+_NO_OWN_SUITE = "none (gated by the layer's suites)"
 
 
 def _description(layer: str) -> str:

@@ -35,7 +35,7 @@ def ui(port: int, sim_port: int) -> None:
     if settings.exchange == "sim" and settings.sim_url is None:
         require_free_port("--sim-port", sim_port)
     platform = prepare(settings)
-    prepare_manifest()  # the code location reads the dbt manifest when it loads
+    prepare_manifest(platform.database_url)  # the code location reads the manifest when it loads; the runs' profile: partial parses
     with exchange_url(settings, port=sim_port) as url:
         platform.export(url)
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (exchange: {url}); Ctrl-C stops it")

@@ -8,6 +8,8 @@ before importing them.
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 from dagster_dbt import DbtCliResource, DbtProject
 
+from orchestration.resources.database import ConnectionParams
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -24,6 +27,7 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 WINDOW_START_ENV = "ZMART_DBT_WINDOW_START"
 WINDOW_END_ENV = "ZMART_DBT_WINDOW_END"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+DATABASE_URL_ENV = "ZMART_DATABASE_URL"  # the warehouse the runs' PostgresResource connects to
 
 
 def window_env(start: datetime, end: datetime) -> dict[str, str]:
@@ -36,9 +40,32 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
 
 
-def prepare_manifest() -> None:
-    """(Re)parse the dbt project so target/manifest.json matches the models on disk."""
-    dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+def prepare_manifest(database_url: str | None = None) -> None:
+    """(Re)parse the dbt project so target/manifest.json matches the models on disk.
+
+    Parsed with the connection the runs use (``database_url``, else ZMART_DATABASE_URL, as the
+    Dagster resource reads it): dbt keeps a partial parse only for the profile it was made with,
+    so the first run after a start parses partially instead of in full. Without either, the
+    defaults of profiles.yml (a parse never connects).
+    """
+    url = database_url or os.environ.get(DATABASE_URL_ENV)
+    with _environment(ConnectionParams.from_url(url).dbt_env() if url else {}):
+        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with ``values`` for the duration (DbtCliResource.cli starts dbt with a copy of it)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def ensure_manifest() -> None:
@@ -52,8 +79,8 @@ def keep_partial_parse(invocation_target: Path) -> None:
 
     dagster-dbt copies dbt_project/target/partial_parse.msgpack into each invocation's own
     target path (DbtCliInvocation.run); dbt writes its new parse there, which would be lost with
-    that directory. The project's copy comes from `dbt parse` at start-up, whose profile (the
-    defaults of profiles.yml) differs from a run's, so without this every run parses in full.
+    that directory. The project's copy comes from `dbt parse` at start-up (prepare_manifest, with
+    the runs' profile); each run's own parse replaces it, so the next run starts from the latest.
     Replaced atomically (a concurrent copy reads the old file or the new one whole); a file from
     another database or code version only costs a re-parse: dbt checks it before use.
     """

@@ -17,7 +17,7 @@ the partition window (bounded work whatever the history length).
 | intermediate | int_agent_evaluations_1h          | key, a known agent and recommendation, score in [-1, 1], confidence in [0, 1] |
 | intermediate | int_agent_consensus_1h            | key, a known recommendation, consensus score in [-1, 1], confidence in [0, 1] |
 | intermediate | int_correlation_clusters_1d       | key, cluster_size >= 1, cluster_id = the component's smallest symbol (<= symbol) |
-| marts        | fct_symbol_scores                 | key, composite and component scores in [0, 1], composite confidence in [0, 1], score_time = bucket_start + 1 h, an eligible row is scored |
+| marts        | fct_symbol_scores                 | key, composite and component scores in [0, 1], composite confidence in [0, 1], score_time = bucket_start + 1 h, an eligible row is scored, composite confidence = the seed-weighted sum of the present components' confidences and composite = the seed-weighted mean of the component scores (1e-9), ranked_universe_size = the eligible rows of its version and score_time |
 | marts        | dim_symbols                       | symbol unique and present, tick size > 0                        |
 | marts        | fct_agent_performance             | key, a known agent, hit rate in [0, 1], IC in [-1, 1]           |
 
@@ -25,8 +25,10 @@ Each suite restates the model's own ranges and keys (its YAML has the dbt tests)
 what holds the next layer back, and it records the offending rows in quarantine.gate_findings.
 A row a dbt test rejects already fails the layer's dbt build (and with it every later layer)
 before the gate runs; some expectations check what no dbt test does, e.g. int_returns_1h's
-log_return_1 = ln(1 + simple_return_1) (tests/integration/pipeline/test_layer_gates.py plants
-a row against it).
+log_return_1 = ln(1 + simple_return_1), fct_symbol_scores' composite confidence and composite
+against the seeds' weights and its universe size against the eligible rows
+(tests/integration/pipeline/test_layer_gates.py plants rows against the log return and the
+composite confidence: the latter is defined for every row, eligible or not).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ BAR_KEY = ("symbol", "bucket_start")
 _BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 AGENTS = ("technical", "market_structure", "risk", "sentiment")
 RECOMMENDATIONS = ("buy", "hold", "sell", "abstain")
+SCORE_COMPONENTS = ("trend", "momentum", "risk", "liquidity", "sentiment")  # fct_symbol_scores' <component>_score columns
 ROLLUPS = {"int_candles_5m": timedelta(minutes=5), "int_candles_15m": timedelta(minutes=15), "int_candles_1h": timedelta(hours=1),
            "int_candles_4h": timedelta(hours=4), "int_candles_1d": timedelta(days=1)}
 
@@ -135,7 +138,7 @@ def intermediate(start: datetime, end: datetime) -> list[SuiteSpec]:
             [
                 *key_expectations(BAR_KEY),
                 _score_time_ends_the_bar(BAR_KEY),
-                *(_between(f"{c}_confidence", 0, 1) for c in ("trend", "momentum", "risk", "liquidity", "sentiment")),
+                *(_between(f"{c}_confidence", 0, 1) for c in SCORE_COMPONENTS),
                 *(_between(c, -1, 1) for c in ("trend", "sentiment")),
             ],
             BAR_KEY,
@@ -176,7 +179,7 @@ def marts(start: datetime, end: datetime) -> list[SuiteSpec]:
     s, e = sql_literal(start), sql_literal(end)
     expect = gx.expectations
     score_key = ("symbol", "score_time", "algorithm_version")
-    unit = ("composite_score", *(f"{c}_score" for c in ("trend", "momentum", "risk", "liquidity", "sentiment")))
+    unit = ("composite_score", *(f"{c}_score" for c in SCORE_COMPONENTS))
     return [
         SuiteSpec(
             "fct_symbol_scores",
@@ -191,6 +194,9 @@ def marts(start: datetime, end: datetime) -> list[SuiteSpec]:
                     "An eligible contract has a composite score.",
                     "select symbol, score_time, algorithm_version from {batch} where is_eligible and composite_score is null",
                 ),
+                _composite_confidence_is_weighted_confidence(),
+                _composite_is_weighted_mean(),
+                _universe_size_counts_eligible_rows(),
             ],
             score_key,
         ),
@@ -293,6 +299,77 @@ def _score_time_ends_the_bar(key: tuple[str, ...]) -> Expectation:
         "score_time_ends_the_bar",
         "A row is published at the end of the hour it describes: score_time = bucket_start + 1 hour.",
         f"select {', '.join(key)}, score_time, bucket_start from {{batch}} where score_time <> bucket_start + interval '1 hour'",
+    )
+
+
+def _composite_confidence_is_weighted_confidence() -> Expectation:
+    """composite_confidence = sum of w_c x confidence_c over the components c present in the row
+    (value defined and confidence_c >= the version's min_component_confidence, seed
+    scoring_algorithm_parameters) with w_c from seed scoring_algorithm_weights (0 for a component
+    the version does not weigh), to 1e-9; every row, eligible or not. dbt tests only its range."""
+    return _seed_weighted(
+        "composite_confidence_is_weighted_confidence",
+        "composite_confidence is the seed-weighted sum of the confidences of the row's present components, to 1e-9.",
+        "composite_confidence",
+        "coalesce(sum(weights.weight::double precision * component.confidence), 0)",
+        "component.value is not null and component.confidence >= threshold.value::double precision",
+    )
+
+
+def _composite_is_weighted_mean() -> Expectation:
+    """composite_score = sum of w_c x score_c / sum of w_c over the components c with a score and a
+    weight of the version in seed scoring_algorithm_weights (a component has a score exactly when
+    the row is eligible and the component present), to 1e-9. dbt tests only its range: a wrong
+    weight, a component left out or a stale normalisation stays in [0, 1]."""
+    return _seed_weighted(
+        "composite_is_weighted_mean_of_component_scores",
+        "composite_score is the seed-weighted mean of the present component scores of its version, to 1e-9.",
+        "composite_score",
+        "sum(weights.weight::double precision * component.score) / sum(weights.weight::double precision)",
+        "component.score is not null",
+        compared="scores.composite_score is not null",
+    )
+
+
+def _seed_weighted(rule: str, description: str, column: str, reference: str, present: str, compared: str = "true") -> Expectation:
+    """fct_symbol_scores.``column`` equals ``reference`` to 1e-9 in the rows ``compared`` selects (a
+    null stored value is flagged); ``reference`` aggregates the row's components (component.name,
+    value, confidence, score) that are ``present``, each with its weight in seed
+    scoring_algorithm_weights (weights.weight) and the version's min_component_confidence in seed
+    scoring_algorithm_parameters (threshold.value); a component the version does not weigh is left out."""
+    components = ", ".join(f"('{c}', scores.{c}, scores.{c}_confidence, scores.{c}_score)" for c in SCORE_COMPONENTS)
+    return unexpected_rows(rule, description, f"""
+        select scores.symbol, scores.score_time, scores.algorithm_version, scores.{column}, weighted.value as weighted_{column}
+        from {{batch}} as scores
+        cross join lateral (
+            select {reference} as value
+            from (values {components}) as component (name, value, confidence, score)
+            join marts.scoring_algorithm_weights weights
+              on weights.algorithm_version = scores.algorithm_version and weights.component = component.name
+            join marts.scoring_algorithm_parameters threshold
+              on threshold.algorithm_version = scores.algorithm_version and threshold.parameter = 'min_component_confidence'
+            where {present}
+        ) as weighted
+        where {compared} and not abs(scores.{column} - weighted.value) <= 1e-9
+        """)
+
+
+def _universe_size_counts_eligible_rows() -> Expectation:
+    """ranked_universe_size = the number of eligible rows of the version at the score_time: the
+    universe the percent ranks and z-scores were taken in. A cross-row count no dbt test makes;
+    the batch holds whole score_times (the window is a set of whole hours)."""
+    return unexpected_rows(
+        "ranked_universe_size_counts_eligible_rows",
+        "ranked_universe_size of an eligible row is the number of eligible rows of its version and score_time.",
+        """
+        select symbol, score_time, algorithm_version, ranked_universe_size, eligible_rows
+        from (
+            select symbol, score_time, algorithm_version, is_eligible, ranked_universe_size,
+                   count(*) filter (where is_eligible) over (partition by score_time, algorithm_version) as eligible_rows
+            from {batch}
+        ) as counted
+        where is_eligible and ranked_universe_size is distinct from eligible_rows
+        """,
     )
 
 

@@ -17,9 +17,13 @@
   observed_at has a trade, so its minute's close is both the trade's price and the close of the
   last minute that had closed. Tolerance: half a tick of the contract's latest spec (both are on
   the tick grid, so this only absorbs float representation). Not compared: tickers whose last
-  trade is in the forming minute (the minute's close is not known yet), is not sampled, or whose
-  contract has no stored spec (no tick to compare within). The test's pandas reference applies
-  the same conditions to the raw rows.
+  trade is in the forming minute (the minute's close is not known yet) or is not sampled. The
+  test's pandas reference applies the same conditions to the raw rows.
+- Tickers vs contracts. A ticker of a symbol with no stored contract spec (no snapshot of
+  stg_kucoin__contracts ever held it) cannot be compared within a tick, and it says the two
+  sources disagree on the universe: the exchange quotes a contract the platform does not know.
+  It fails the tickers suite, one finding per symbol with its ticker count and the reason
+  "no contract spec for <symbol>".
 - Contract count vs the exchange's list: the latest contracts snapshot stores (or quarantines
   with its rule) exactly as many contracts as ccxt returned (the batch's rows_in).
 """
@@ -80,6 +84,15 @@ where candle.close_time <= window_tickers.observed_at
   and abs(window_tickers.last_price - candle.close) > 0.5 * spec.tick_size
 """
 
+# One row per symbol; its reason is recorded per row (orchestration.checks.gates.record_findings).
+_TICKERS_WITHOUT_SPEC = """
+select symbol, count(*) as tickers, min(observed_at) as first_observed_at, max(observed_at) as last_observed_at,
+       'no contract spec for ' || symbol as reason
+from {batch}
+where symbol not in (select symbol from staging.stg_kucoin__contracts)  -- a key column: never null
+group by symbol
+"""
+
 _CONTRACT_COUNT = """
 select latest.batch_id, latest.rows_in as served, counts.stored, counts.quarantined
 from {batch} as latest
@@ -110,7 +123,10 @@ def tickers_vs_candles(start: datetime, end: datetime) -> SuiteSpec:
         f"select symbol, observed_at, last_price, last_trade_id from staging.stg_kucoin__tickers where observed_at >= {s} and observed_at < {e}",
         [unexpected_rows("ticker_last_is_candle_close",
                          "A ticker whose last trade's minute had ended shows that minute's close, within half a tick.",
-                         _TICKER_CLOSES.format(start=s, lookback=TRADE_LOOKBACK))],
+                         _TICKER_CLOSES.format(start=s, lookback=TRADE_LOOKBACK)),
+         unexpected_rows("ticker_has_contract_spec",
+                         "Every ticker's symbol has a stored contract spec (the exchange quotes only contracts it lists).",
+                         _TICKERS_WITHOUT_SPEC)],
     )
 
 

@@ -7,9 +7,11 @@ lifecycle ledgers."""
 from __future__ import annotations
 
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,8 +19,8 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from models.migrate import apply_migrations
-from models.security import AUDIT_OWNER, SecurityError, ensure_roles, seal
+from models.migrate import apply_migrations, discover
+from models.security import AUDIT_OWNER, SecurityError, ensure_roles, migrate, seal
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 from orchestration.portfolio.manager import evaluate_window
 from simulator.hostile import HOSTILE_SYMBOLS
@@ -428,3 +430,52 @@ def test_the_migration_stops_without_the_superuser_step(pg_cluster: EmbeddedPost
         with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
             conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+
+
+# -- upgrading a sealed database --------------------------------------------------------------
+
+
+def test_a_sealed_database_upgrades_and_its_new_ledger_is_sealed_and_append_only(pg_cluster: EmbeddedPostgres, tmp_path: Path) -> None:
+    """V0011 registers history.algorithm_versions in audit.ledgers, which a sealed database's
+    application role may only read: migrate upgrades it anyway, and seals the new ledger."""
+    up_to_v0010 = tmp_path / "migrations"
+    up_to_v0010.mkdir()
+    for migration in (m for m in discover() if m.version <= 10):
+        shutil.copy(migration.path, up_to_v0010)
+    name = f"zmart_upgrade_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
+    url, superuser_url = pg_cluster.url(name), pg_cluster.superuser_url(name)
+    try:
+        assert [m.version for m in migrate(url, superuser_url, up_to_v0010)] == list(range(1, 11))  # roles, V0001-V0010, sealed
+        assert outcome(url, "select to_regclass('history.algorithm_versions')") == "ok"
+        assert refused(outcome(url, "insert into audit.ledgers (relation, reason) values ('raw.candles_1m', 'test')"))
+
+        assert [m.version for m in migrate(url, superuser_url)][:1] == [11]
+        with psycopg.connect(url) as conn:
+            [(owner, schema_owner)] = conn.execute(
+                "select pg_get_userbyid(c.relowner), pg_get_userbyid(n.nspowner) from audit.ledgers l "
+                "join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace "
+                "where l.relation = 'history.algorithm_versions'::regclass"
+            ).fetchall()
+            conn.execute(
+                "insert into history.algorithm_versions (algorithm_version, parameters_hash, weights, parameters, status, dbt_invocation_id) "
+                "values ('v1', md5('v1'), '{}', '{}', 'production', 'test')"
+            )
+        assert (owner, schema_owner) == (AUDIT_OWNER, AUDIT_OWNER)
+        # the application role only appends (and the ledger registry and audit functions are out
+        # of its reach again); the owner cannot change the rows either: its triggers refuse
+        changes = ("update history.algorithm_versions set weights = '{\"trend\": 1}'", "delete from history.algorithm_versions")
+        for statement in (*changes,
+                          "alter table history.algorithm_versions disable trigger algorithm_versions_append_only",
+                          "drop schema history cascade",
+                          "insert into audit.ledgers (relation, reason) values ('raw.candles_1m', 'test')",
+                          "select audit.track('raw.candles_1m')"):
+            assert refused(outcome(url, statement))
+        for statement in changes:
+            result = outcome(superuser_url, f"set role {AUDIT_OWNER}; {statement}")
+            assert result.startswith("InsufficientPrivilege: history.algorithm_versions is append-only: "), result
+        assert migrate(url, superuser_url) == []  # idempotent
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.assets.transformation import MARKET_LAYERS
+from orchestration.checks.gates import record_findings
 from orchestration.runs import failure_messages
 from quality.gate import run_suite
 from quality.suites import reconciliation
@@ -142,6 +143,23 @@ def test_clean_samples_agree_with_the_candles_and_the_snapshot_with_the_exchange
     assert [(o.rule, o.unexpected_rows[0]["served"], o.unexpected_rows[0]["stored"]) for o in lost.failed] == [
         ("every_served_contract_accounted_for", listed, listed - 1)
     ]
+
+    # the deleted contract's tickers have no spec left: a finding per symbol, counted, with its
+    # reason in the gate's record (the other tickers are still a tick off)
+    window = (HOUR_START, HOUR_START + timedelta(hours=1))
+    [(unknown, quoted)] = pipeline.query(
+        "select symbol, count(*) from raw.tickers where observed_at >= %s and observed_at < %s "
+        "and symbol not in (select symbol from raw.contracts) group by symbol", window
+    )
+    unspecified = run_suite(pipeline.url, reconciliation.tickers_vs_candles(*window))
+    still_compared, _ = ticker_reference(pipeline)
+    assert {o.rule: o.unexpected_count for o in unspecified.failed} == {"ticker_last_is_candle_close": still_compared, "ticker_has_contract_spec": 1}
+    [missing] = [o for o in unspecified.failed if o.rule == "ticker_has_contract_spec"]
+    assert [(r["symbol"], r["tickers"]) for r in missing.unexpected_rows] == [(unknown, quoted)]
+    record_findings(pipeline.url, "staging", [unspecified], *window, None)
+    assert pipeline.query(
+        "select record->>'symbol', reason, (record->>'tickers')::int from quarantine.gate_findings where rule = 'ticker_has_contract_spec'"
+    ) == [(unknown, f"no contract spec for {unknown}", quoted)]
 
 
 def test_a_trade_sample_with_holes_is_flagged_minute_by_minute_and_warns(pipeline: Pipeline) -> None:

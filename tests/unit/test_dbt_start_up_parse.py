@@ -1,0 +1,40 @@
+"""The start-up `dbt parse` (prepare_manifest) uses the profile of the runs, so the first run after a
+start reuses it: dbt logs that it skips parsing, not that the profile changed. Real dbt, as a run
+invokes it (its environment, its own target path holding a copy of the project's saved parse);
+a parse never connects, so the database need not exist."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.assets.transformation import dbt_environment
+from orchestration.resources.dbt import DATABASE_URL_ENV, dbt_resource, prepare_manifest
+
+URL = "postgresql://zmart:password@127.0.0.1:5999/zmart_start_up_parse"  # never connected to
+WINDOW = dg.TimeWindow(datetime(2026, 11, 1, 5, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC))
+PARSE_EVENTS = ("PartialParsingSkipParsing", "PartialParsingEnabled", "UnableToPartialParse", "PartialParsingNotEnabled")
+
+
+def first_run_parse(target: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(event, message) of what a run's dbt invocation says about the saved parse."""
+    with monkeypatch.context() as run:
+        for key, value in dbt_environment(URL, WINDOW, "a-run-id").items():
+            run.setenv(key, value)
+        invocation = dbt_resource().cli(["parse", "--log-level", "debug"], target_path=target)
+        events = [(e.raw_event["info"]["name"], e.raw_event["info"]["msg"]) for e in invocation.stream_raw_events()]
+    return [event for event in events if event[0] in PARSE_EVENTS]
+
+
+def test_the_first_run_after_start_up_skips_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    # the reference: a start-up parse with the defaults of profiles.yml is thrown away by the run
+    prepare_manifest()
+    assert first_run_parse(tmp_path / "defaults", monkeypatch) == [("UnableToPartialParse", "Unable to do partial parsing because profile has changed")]
+    # the runs' database: the run starts from the start-up parse as it is
+    prepare_manifest(URL)
+    assert first_run_parse(tmp_path / "runs_profile", monkeypatch) == [
+        ("PartialParsingEnabled", "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed."),
+        ("PartialParsingSkipParsing", "Partial parsing enabled, no changes found, skipping parsing"),
+    ]
