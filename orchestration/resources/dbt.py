@@ -27,6 +27,7 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 WINDOW_START_ENV = "ZMART_DBT_WINDOW_START"
 WINDOW_END_ENV = "ZMART_DBT_WINDOW_END"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+MANIFEST_FILE = "manifest.json"
 DATABASE_URL_ENV = "ZMART_DATABASE_URL"  # the warehouse the runs' PostgresResource connects to
 
 
@@ -40,17 +41,31 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
 
 
-def prepare_manifest(database_url: str | None = None) -> None:
+def prepare_manifest(database_url: str | None = None, target: Path | None = None) -> None:
     """(Re)parse the dbt project so target/manifest.json matches the models on disk.
 
     Parsed with the connection the runs use (``database_url``, else ZMART_DATABASE_URL, as the
     Dagster resource reads it): dbt keeps a partial parse only for the profile it was made with,
     so the first run after a start parses partially instead of in full. Without either, the
     defaults of profiles.yml (a parse never connects).
+
+    dbt writes its files in place, so the parse goes to a scratch folder and its saved parse and
+    manifest replace the project's atomically: another process reading the manifest meanwhile
+    (a code location loading, a parallel test worker) sees the old file or the new one whole.
+    ``target`` parses into that folder instead and leaves the project's files alone.
     """
     url = database_url or os.environ.get(DATABASE_URL_ENV)
     with _environment(ConnectionParams.from_url(url).dbt_env() if url else {}):
-        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+        if target is not None:
+            dbt_resource().cli(["parse", "--quiet"], target_path=target).wait()
+            return
+        project_target = dbt_project.project_dir / dbt_project.target_path  # target_path is relative to it
+        project_target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=project_target, prefix="parse-") as scratch:
+            # dagster-dbt seeds the scratch folder with the project's saved parse, so this parse is partial too
+            dbt_resource().cli(["parse", "--quiet"], target_path=Path(scratch)).wait()
+            for name in (PARTIAL_PARSE_FILE, MANIFEST_FILE):  # the manifest last: it is what readers wait for
+                os.replace(Path(scratch) / name, project_target / name)
 
 
 @contextmanager
