@@ -76,6 +76,7 @@ LOADER_STEPS = {
     "partitions": (loader, "_ensure_partitions"),
     "rows in load order": (loader, "_in_load_order"),
     "column types": (loader, "_column_types"),
+    "probe for stored keys": (loader, "_may_hold_keys"),
     "COPY straight into the table": (loader, "_copied_straight"),
     "stage COPY (a key was stored)": (loader, "_stage"),
     "insert new rows": (loader, "_insert_new"),

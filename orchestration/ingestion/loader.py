@@ -7,9 +7,12 @@ values is counted as unchanged, and one that returns different values is quarant
 ``conflicts_with_stored`` instead of overwriting what is stored.
 
 The straight COPY is the common case (a window loaded for the first time) and costs what a raw
-COPY costs; it is tried under a savepoint, and any key already stored (or twice in the rows)
-fails it on the primary key, rolls it back and takes the staged path, which sorts the rows out:
-the outcome and the counts are the staged path's either way. Columns whose types map one to one
+COPY costs. It is taken when no key repeats in the rows and one index probe finds no stored row
+of the rows' key prefixes in their time range (a re-run of a stored window, or a repair of a
+partly stored one, goes to the staged path without a refused COPY in the server's log). It still
+runs under a savepoint: a key the probe cannot see (a concurrent load, a key without the time
+column stored at another time) fails it on the primary key, rolls it back and takes the staged
+path, which sorts the rows out: the outcome and the counts are the staged path's either way. Columns whose types map one to one
 (float8, int8, text, timestamptz) are COPYed in binary: no text formatting or parsing.
 """
 
@@ -40,7 +43,7 @@ def load_rows(
             _ensure_partitions(conn, table, accepted[table.time_column])
         frame = _in_load_order(table, batch_id, accepted)
         types = _column_types(conn, table, frame.columns)
-        if _copied_straight(conn, table, frame, types):
+        if not _may_hold_keys(conn, table, frame) and _copied_straight(conn, table, frame, types):
             inserted = len(frame)
         else:
             _stage(conn, table, frame, types)
@@ -91,6 +94,20 @@ def _column_types(conn: psycopg.Connection, table: RawTable, columns: pd.Index) 
     )
     assert cursor.description is not None
     return [str(info.name) if (info := conn.adapters.types.get(c.type_code)) else "" for c in cursor.description]
+
+
+def _may_hold_keys(conn: psycopg.Connection, table: RawTable, frame: pd.DataFrame) -> bool:
+    """Whether a key of the rows repeats in them, or a row with one of their first key column's
+    values in their time range is stored (one probe of the primary key's index per partition)."""
+    if frame.duplicated(list(table.key)).any():
+        return True
+    prefix, time = table.key[0], table.time_column
+    probe = sql.SQL("select exists (select from {} where {} = any(%s) and {} between %s and %s)").format(
+        sql.Identifier(table.schema, table.name), sql.Identifier(prefix), sql.Identifier(time)
+    )
+    row = conn.execute(probe, (frame[prefix].unique().tolist(), frame[time].min(), frame[time].max())).fetchone()
+    assert row is not None
+    return bool(row[0])
 
 
 def _copied_straight(conn: psycopg.Connection, table: RawTable, frame: pd.DataFrame, types: Sequence[str]) -> bool:

@@ -116,7 +116,7 @@ def stored_values(url: str) -> list[tuple[object, ...]]:
 
 def test_a_partly_stored_window_is_sorted_out_row_by_row(url: str) -> None:
     # the first half stored; then the whole hour, ten of the stored minutes with another close: the
-    # straight COPY is refused on the primary key and rolled back, the staged path counts each row
+    # probe finds stored keys in the window, the staged path counts each row
     load(url, rows()[:30])
     refetch = rows()[:10] + rows(close_bump=0.5)[10:20] + rows()[20:]
     batch_id, counts = load(url, refetch)
@@ -125,6 +125,16 @@ def test_a_partly_stored_window_is_sorted_out_row_by_row(url: str) -> None:
         per_batch = conn.execute("select batch_id, count(*) from raw.candles_1m group by 1 order by 1").fetchall()
         conflicts = conn.execute("select count(*) from quarantine.candles_1m where batch_id = %s and rule = 'conflicts_with_stored'", (batch_id,)).fetchone()
     assert [n for _, n in per_batch] == [30, 30] and per_batch[1][0] == batch_id and conflicts == (10,)
+    assert stored_values(url) == [("XBTUSDTM", *row) for row in rows()]
+
+
+def test_reruns_take_the_staged_path_without_a_refused_copy_in_the_server_log(pg_cluster, url: str) -> None:  # type: ignore[no-untyped-def]
+    log = pg_cluster.log_file
+    load(url, rows()[:30])
+    offset = log.stat().st_size
+    load(url, rows())  # partly stored
+    load(url, rows())  # stored
+    assert "duplicate key" not in log.read_text(errors="replace")[offset:]
     assert stored_values(url) == [("XBTUSDTM", *row) for row in rows()]
 
 

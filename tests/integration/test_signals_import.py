@@ -146,6 +146,19 @@ def test_the_same_key_with_other_values_is_quarantined_as_a_conflict_and_never_o
     assert query(database_url, "select xmin::text, confidence, source_file from raw.signals where external_id in ('k-1', 'k-2') order by external_id") == stored
 
 
+def test_a_stored_key_republished_at_another_time_is_still_a_conflict(database_url: str, tmp_path: Path) -> None:
+    # the loader's probe for stored keys looks in the rows' time range; this key was stored at
+    # another time, so the straight COPY is refused on the primary key and the staged path sorts it out
+    import_signal_file(database_url, write_jsonl(tmp_path / "first.jsonl", [signal("k-1")]))
+    stored = query(database_url, "select xmin::text, published_at from raw.signals")
+    moved = signal("k-1", published_at="2026-11-05T00:10:00Z", received_at="2026-11-05T00:11:00+00:00")
+    later = import_signal_file(database_url, write_jsonl(tmp_path / "moved.jsonl", [moved]))
+    assert (later.counts.inserted, later.counts.unchanged, later.counts.quarantined) == (0, 0, 1)
+    [(line, rule, file, _)] = quarantined(database_url, later.batch_id)
+    assert (line, rule, file) == (1, "conflicts_with_stored", "moved.jsonl")
+    assert query(database_url, "select xmin::text, published_at from raw.signals") == stored
+
+
 def test_hostile_text_is_stored_exactly_or_refused_by_rule(database_url: str, tmp_path: Path) -> None:
     texts = {
         "h-quotes": "it's \"quoted\", 'single' and `back`",
