@@ -68,18 +68,30 @@ hour_sources as (
     select symbol, bucket_start, count(distinct source) as source_count, {{ union_batch_ids("batch_ids") }} as input_batch_ids
     from weighted_members
     group by symbol, bucket_start
+),
+
+hour_events as (
+    select
+        symbol,
+        bucket_start,
+        (sum(weight * stance) / nullif(sum(weight), 0))::double precision as sentiment,
+        (1 - exp(sum(ln(1 - weight))))::double precision as confidence,
+        count(*) as event_count,
+        sum(signal_count)::bigint as signal_count,
+        sum(weight)::double precision as total_weight
+    from scored_events
+    group by symbol, bucket_start
 )
 
 select
-    scored_events.symbol,
-    scored_events.bucket_start,
-    (sum(scored_events.weight * scored_events.stance) / nullif(sum(scored_events.weight), 0))::double precision as sentiment,
-    (1 - exp(sum(ln(1 - scored_events.weight))))::double precision as confidence,
-    count(*) as event_count,
-    sum(scored_events.signal_count)::bigint as signal_count,
-    min(hour_sources.source_count) as source_count,
-    sum(scored_events.weight)::double precision as total_weight,
-    min(hour_sources.input_batch_ids) as input_batch_ids
-from scored_events
+    hour_events.symbol,
+    hour_events.bucket_start,
+    hour_events.sentiment,
+    hour_events.confidence,
+    hour_events.event_count,
+    hour_events.signal_count,
+    hour_sources.source_count,
+    hour_events.total_weight,
+    hour_sources.input_batch_ids
+from hour_events
 inner join hour_sources using (symbol, bucket_start)
-group by scored_events.symbol, scored_events.bucket_start
