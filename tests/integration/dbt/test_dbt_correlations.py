@@ -27,6 +27,7 @@ import pytest
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
+from tests.integration.dbt.synthetic import hour
 
 MODELS = ("int_return_comoments_1d", "int_return_correlations_30d")
 SUMS = ("sum_a", "sum_b", "sum_aa", "sum_bb", "sum_ab")
@@ -36,10 +37,6 @@ TWO_DAYS = {"window_days": 2, "min_observations": 12}
 # one day and 8 observations: NEWUSDTM's 11 returns of its first day are all 0 (no variance)
 ONE_DAY = {"window_days": 1, "min_observations": 8}
 DAY = pd.Timedelta(days=1)
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
 
 
 def dbt_vars(correlations: dict[str, int], start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:

@@ -17,12 +17,11 @@ import pandas as pd
 import pytest
 
 from tests.integration.dbt import synthetic, synthetic_market
-from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
+from tests.integration.dbt.dbt_cli import RTOL, Dbt, fetch, frame, window
 
 BANDS = (10, 50, 100)
 SIDES = ("bid", "ask")
 MIN_PAIRS = 20
-RTOL = 1e-9
 
 
 @dataclass(frozen=True)

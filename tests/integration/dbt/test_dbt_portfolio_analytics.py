@@ -29,6 +29,7 @@ from orchestration.embedded_postgres import EmbeddedPostgres
 from tests.integration.dbt import synthetic, synthetic_portfolio
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, assert_close, fetch, frame, rows_read, window
+from tests.integration.dbt.synthetic import hour
 
 PERIODS_PER_YEAR = 365 * 24
 PERIODS = {"all": None, "30d": 30 * 24, "7d": 7 * 24, "24h": 24}
@@ -47,10 +48,6 @@ class Built:
 def built(portfolio_built: BuiltDatabase[Portfolio], dbt_work_dir: Path) -> Iterator[Built]:
     url, portfolio = portfolio_built.clone()  # synthetic and synthetic_portfolio populate + `dbt build`, once per session
     yield Built(url, Dbt(url, dbt_work_dir), portfolio.closes)
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
 
 
 # ---- the reference history ------------------------------------------------------------------

@@ -36,6 +36,7 @@ from orchestration.resources.database import ConnectionParams
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.dbt_cli import DBT, Dbt, assert_same_tables, fetch, frame, query_reads, window
+from tests.integration.dbt.synthetic import hour
 
 RTOL, ATOL = 1e-9, 1e-12
 SEEDS = ("scoring_algorithms", "scoring_algorithm_weights", "scoring_algorithm_parameters")
@@ -56,10 +57,6 @@ BOUNDARIES = (0, 7, 8, 33, 41, synthetic.HOURS)
 CLUSTER_VARS = {"cluster_min_correlation": 0.6, "cluster_min_observations": 100}
 CRAFTED_DAY = datetime(2026, 11, 10, tzinfo=synthetic.START.tzinfo)
 RANDOM_DAY = CRAFTED_DAY + timedelta(days=1)
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
 
 
 def symbols() -> list[str]:

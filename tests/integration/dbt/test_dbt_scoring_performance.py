@@ -15,7 +15,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import alphalens as al
@@ -27,20 +27,16 @@ from scipy import stats
 
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase
-from tests.integration.dbt.dbt_cli import Dbt, assert_same_tables, fetch, rows_read, window
+from tests.integration.dbt.dbt_cli import RTOL, Dbt, assert_same_tables, fetch, rows_read, window
+from tests.integration.dbt.synthetic import hour
 
 HORIZONS = (1, 4, 24)
 QUANTILES = 5
-RTOL = 1e-9
 MODELS = ("int_forward_returns_1h", "fct_scoring_performance")
 TABLES = {
     "intermediate.int_forward_returns_1h": "symbol, score_time, horizon_hours",
     "marts.fct_scoring_performance": "algorithm_version, horizon_hours, score_time",
 }
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
 
 
 # score_times (hour offsets) of the edited v2 rows

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.dbt import synthetic, synthetic_portfolio
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, query_reads, window
+from tests.integration.dbt.synthetic import hour
 
 SECTORS = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "symbol_sectors.csv").set_index("base_currency")["sector"].to_dict()
 
@@ -40,10 +41,6 @@ class Built:
 def built(portfolio_built: BuiltDatabase[Portfolio], dbt_work_dir: Path) -> Iterator[Built]:
     url, portfolio = portfolio_built.clone()  # synthetic and synthetic_portfolio populate + `dbt build`, once per session
     yield Built(url, Dbt(url, dbt_work_dir), portfolio.data.contracts)
-
-
-def hour(offset: int) -> datetime:
-    return synthetic.START + timedelta(hours=offset)
 
 
 def sector_at(contracts: pd.DataFrame, symbol: str, as_of: pd.Timestamp) -> str:
