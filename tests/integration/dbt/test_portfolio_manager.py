@@ -1,8 +1,9 @@
 """The constrained portfolio manager on real PostgreSQL and dbt over the synthetic market:
 int_market_regime_1h against a pandas reference (and windows == full refresh, missing bars of
 the regime symbol), the manager's evaluations with their policy, regime, limits and audit,
-`zmart portfolio replay` equal to hour-by-hour runs, and no look-ahead (altering what is known
-after T leaves every decision at or before T unchanged).
+`zmart portfolio replay` equal to hour-by-hour runs, no look-ahead (altering what is known
+after T leaves every decision at or before T unchanged), and fct_decisions showing the consensus
+each decision recorded, its declared lineage reference selecting the int_agent_consensus_1h row copied.
 
 The dbt build uses shorter statistical frames than production (correlations from 24 common
 returns, a volatility percentile from 12 values) so that three days exercise every constraint; a
