@@ -85,7 +85,7 @@ def load(conn: psycopg.Connection, start: datetime, end: datetime) -> Compliance
         decisions=rows(
             """
             select decision_id, evaluation_id, as_of, algorithm_version, symbol, action, reason, composite_score, score_rank,
-                   cardinality(input_batch_ids) as input_batches
+                   consensus_status, consensus_score, consensus_confidence, votes, cardinality(input_batch_ids) as input_batches
             from marts.fct_decisions where as_of >= %(start)s and as_of < %(end)s
             order by as_of, algorithm_version, score_rank nulls last, symbol
             """
@@ -156,6 +156,23 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{float(value):.{digits}g}"
 
 
+def _vote(agent: str, vote: Row) -> str:
+    """One agent's vote: its recommendation, and its score and weight in the consensus unless it abstained."""
+    head = f"{agent} {vote['recommendation']}"
+    return head if vote["score"] is None else f"{head} {_number(vote['score'])} (weight {_number(vote['weight'])})"
+
+
+def _consensus(decision: Row) -> str:
+    """The consensus the decision recorded and every agent's vote, in one cell: missing when the
+    manager found no consensus row, empty for a decision recorded before it kept them (null status)."""
+    status = decision["consensus_status"]
+    if status in (None, "missing"):
+        return status or ""
+    score = f"score {_number(decision['consensus_score'])}, " if status == "present" else ""
+    votes = "; ".join(_vote(agent, vote) for agent, vote in sorted(decision["votes"].items()))
+    return f"{status} ({score}confidence {_number(decision['consensus_confidence'])}): {votes}"
+
+
 def _changed_columns(change: Row) -> str:
     """What an audited change did: the columns an update changed (before -> after), or the row."""
     before, after = change["before"] or {}, change["after"] or {}
@@ -213,10 +230,10 @@ def render(data: ComplianceData, generated_at: datetime) -> str:
         numeric=(7, 8),
     ), "No evaluation in the period.")
     sections += _section("Decisions and their rationale", "decisions", data.decisions, table(
-        ["as of", "version", "symbol", "action", "reason", "composite score", "rank", "input batches"],
-        [[_time(d["as_of"]), d["algorithm_version"], d["symbol"], d["action"], d["reason"], _number(d["composite_score"]),
+        ["as of", "version", "symbol", "action", "reason", "consensus and votes", "composite score", "rank", "input batches"],
+        [[_time(d["as_of"]), d["algorithm_version"], d["symbol"], d["action"], d["reason"], _consensus(d), _number(d["composite_score"]),
           "" if d["score_rank"] is None else d["score_rank"], d["input_batches"]] for d in data.decisions],
-        numeric=(5, 6, 7),
+        numeric=(6, 7, 8),
     ), "No decision in the period.")
     sections += _section("Constraints in force and their compliance", "constraints", data.constraints, table(
         ["constraint", "checks", "passed", "failed", "relaxed"], _constraint_totals(data.constraints), numeric=(1, 2, 3, 4),

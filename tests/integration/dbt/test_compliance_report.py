@@ -63,10 +63,37 @@ class Tables(HTMLParser):
             self.cell.append(data)
 
 
+# a decision of the second day given the consensus record the manager writes (the shared
+# history's hand-made decisions have none: consensus_status null, shown as an empty cell)
+VOTES = {
+    "technical": {"score": 0.625, "confidence": 0.8, "recommendation": "buy", "accuracy": 0.75, "weight": 0.4},
+    "market_structure": {"score": None, "confidence": 0.0, "recommendation": "abstain", "accuracy": 0.5, "weight": 0.0},
+}
+CONSENSUS_CELL = "present (score 0.625, confidence 0.24): market_structure abstain; technical buy 0.625 (weight 0.4)"
+
+
+def record_consensus(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        decision = conn.execute(
+            "select d.decision_id, e.as_of from portfolio.decisions d join portfolio.evaluations e using (evaluation_id) "
+            "where e.as_of >= %s order by e.as_of, d.decision_id limit 1", (synthetic.START + 24 * HOUR,),
+        ).fetchone()
+        assert decision is not None
+        consensus = {
+            "score_time": decision[1].isoformat(), "consensus_score": 0.625, "consensus_confidence": 0.24, "agreement": 1.0,
+            "is_disputed": False, "recommendation": "buy", "total_weight": 0.4, "voting_agent_count": 1, "weighted_agent_count": 1,
+        }
+        conn.execute(
+            "update portfolio.decisions set consensus_status = 'present', consensus = %s, votes = %s where decision_id = %s",
+            (Jsonb(consensus), Jsonb(VOTES), decision[0]),
+        )
+
+
 @pytest.fixture(scope="module")
 def warehouse(portfolio_built: BuiltDatabase[Portfolio], tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     url, _ = portfolio_built.clone()
-    add_policy_evaluation(url, Dbt(url, tmp_path_factory.mktemp("dbt")))
+    record_consensus(url)
+    add_policy_evaluation(url, Dbt(url, tmp_path_factory.mktemp("dbt")))  # rebuilds the portfolio marts
     start = synthetic.START
     with psycopg.connect(url) as conn:
         conn.execute(
@@ -138,6 +165,8 @@ def test_the_report_shows_exactly_the_periods_decisions_constraints_and_evaluati
     assert len(decisions) > 0
     shown = [(r[0], r[1], r[2], r[3], r[4]) for r in body(tables, "decisions")]
     assert shown == [(f"{a.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC", v, s, act, reason) for a, v, s, act, reason in decisions]
+    # the one decision with a consensus record shows it and every vote; the others (none recorded) nothing
+    assert sorted(r[5] for r in body(tables, "decisions") if r[5]) == [CONSENSUS_CELL]
     evaluations = count(warehouse, "select count(*) from portfolio.evaluations where as_of >= %s and as_of < %s", start, end)
     assert len(body(tables, "evaluations")) == evaluations
     totals = fetch(warehouse.url, """

@@ -1,8 +1,9 @@
 """The constrained portfolio manager on real PostgreSQL and dbt over the synthetic market:
 int_market_regime_1h against a pandas reference (and windows == full refresh, missing bars of
 the regime symbol), the manager's evaluations with their policy, regime, limits and audit,
-`zmart portfolio replay` equal to hour-by-hour runs, and no look-ahead (altering what is known
-after T leaves every decision at or before T unchanged).
+`zmart portfolio replay` equal to hour-by-hour runs, no look-ahead (altering what is known
+after T leaves every decision at or before T unchanged), and fct_decisions showing the consensus
+each decision recorded, its declared lineage reference selecting the int_agent_consensus_1h row copied.
 
 The dbt build uses shorter statistical frames than production (correlations from 24 common
 returns, a volatility percentile from 12 values) so that three days exercise every constraint; a
@@ -374,6 +375,45 @@ def test_every_decision_keeps_the_consensus_and_every_vote_of_its_symbol_at_t(bu
     # both sides of the replacements carry the agents' votes; the hours before any call resolved, none has a weighted view
     assert seen.get(("add", "present"), 0) and seen.get(("remove", "present"), 0) and seen.get(("hold", "present"), 0)
     assert seen.get(("add", "abstained"), 0) or seen.get(("hold", "abstained"), 0)
+
+
+def consensus_reference(built: Built) -> str:
+    """The match of fct_decisions' declared lineage reference to int_agent_consensus_1h (manifest meta)."""
+    manifest = json.loads((built.dbt.work_dir / "target" / "manifest.json").read_text())
+    references = manifest["nodes"]["model.zmart.fct_decisions"]["config"]["meta"]["lineage"]["references"]
+    assert [r["model"] for r in references] == ["int_agent_consensus_1h"]
+    return str(references[0]["match"])
+
+
+def test_fct_decisions_shows_the_recorded_consensus_and_its_reference_selects_the_row_copied(
+    built: Built, hourly: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    built.dbt.run("build", "-s", "stg_portfolio__decisions", "fct_decisions", dbt_vars=VARS)  # with its data tests
+    recorded = "override_id, consensus_status, consensus, votes"
+    mart = fetch(built.url, f"select decision_id, {recorded}, consensus_score, consensus_confidence from marts.fct_decisions order by 1")
+    assert [r[:5] for r in mart] == fetch(built.url, f"select decision_id, {recorded} from portfolio.decisions order by 1")
+    assert len(mart) == len(hourly["decisions"])
+    for _, _, status, consensus, _, score, confidence in mart:  # the typed measures are the copy's, exactly
+        assert (score, confidence) == ((consensus["consensus_score"], consensus["consensus_confidence"]) if consensus else (None, None))
+        assert (score is not None) == (status == "present")
+    # the declared reference, its aliases bound by a join: exactly the row the decision copied
+    traced = fetch(built.url, f"""
+        select r.decision_id, r.consensus_status, r.consensus_score, r.consensus_confidence, r.votes,
+               matched.n, matched.score, matched.confidence, matched.votes
+        from marts.fct_decisions as r
+        cross join lateral (
+            select count(*) as n, min(u.consensus_score) as score, min(u.consensus_confidence) as confidence, min(u.votes::text) as votes
+            from {CONSENSUS} as u where {consensus_reference(built)}
+        ) as matched
+        order by r.decision_id""")
+    by_status: dict[str, int] = {}
+    for _, status, score, confidence, votes, matched, model_score, model_confidence, model_votes in traced:
+        by_status[status] = by_status.get(status, 0) + 1
+        if status == "missing":
+            assert matched == 0
+            continue
+        assert matched == 1 and (model_score, model_confidence) == (score, confidence) and json.loads(model_votes) == votes
+    assert by_status.get("present", 0) and by_status.get("abstained", 0)  # both kinds of row traced
 
 
 def test_a_challenger_with_a_disputed_or_weak_consensus_is_not_swapped_in_until_its_consensus_supports_it(

@@ -14,6 +14,9 @@
 -- Every decision of the portfolio manager with its evaluation's time and algorithm version.
 -- Windowed like the scores: the evaluations of the hour buckets [window_start, window_end)
 -- (as_of = bucket end). Decisions are records the manager never rewrites.
+-- The consensus columns are the int_agent_consensus_1h row of the decision's symbol at
+-- score_time = as_of as the manager copied it (orchestration/portfolio/manager.py), not a re-read
+-- of the model: its score and confidence are taken out of the copy, typed.
 
 with window_evaluations as (
     select
@@ -38,6 +41,12 @@ select
     decisions.composite_score,
     decisions.score_rank,
     decisions.details,
+    decisions.override_id,
+    decisions.consensus_status,
+    (decisions.consensus ->> 'consensus_score')::double precision as consensus_score,
+    (decisions.consensus ->> 'consensus_confidence')::double precision as consensus_confidence,
+    decisions.consensus,
+    decisions.votes,
     -- lineage: every decision of an evaluation rests on the whole ranking it read
     window_evaluations.input_batch_ids
 from window_evaluations

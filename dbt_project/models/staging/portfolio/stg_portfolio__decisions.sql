@@ -7,5 +7,10 @@ select
     reason,
     composite_score,
     score_rank,
-    details
+    details,
+    -- V0010: the override that made the decision and the symbol's consensus as the manager read it
+    override_id,
+    consensus_status,
+    consensus,
+    votes
 from {{ source('portfolio', 'decisions') }}
