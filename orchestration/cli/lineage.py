@@ -46,6 +46,10 @@ def trace_command(model: str, where: str, manifest: Path | None, max_rows: int, 
             rows = trace(conn, declared, model, where, max_rows)
     except LineageError as error:
         raise click.ClickException(str(error)) from error
+    except psycopg.OperationalError:
+        raise  # unreachable database: cli_errors names it
+    except psycopg.Error as error:  # the predicate's own SQL (a syntax error, a write refused)
+        raise click.ClickException(f"{model} --where {where!r}: {str(error).strip().splitlines()[0]}") from error
     if as_json:
         click.echo(json.dumps([_as_dict(row) for row in rows], default=str, indent=2))
         return

@@ -36,6 +36,8 @@ ROW_ID = "lineage_row_id"
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _QUALIFIER = re.compile(r"(?<![\w$.\"])([A-Za-z_][\w$]*)\s*\.\s*[A-Za-z_\"]")
 _ALIAS = re.compile(r"^[a-z]$")
+_REFERENCE_KEYS = {"model", "match", "holds", "exists"}
+_EXISTS_KEYS = {"model", "alias", "match", "negated"}
 
 
 class LineageError(ValueError):
@@ -66,21 +68,31 @@ class Model:
     key: tuple[str, ...]
     array: str | None  # its own batch-id column, if it has one
     references: tuple[Reference, ...]
-    is_table: bool
+    materialized: str
 
 
 @dataclass
 class TracedRow:
+    """One traced row: its key, the union of every contribution, and per path (the traced model's
+    own array, "model > upstream > ...") the sorted distinct ids of the rows reached there."""
+
     key: dict[str, Any]
     batch_ids: list[int]
     contributions: dict[str, list[int]] = field(default_factory=dict)  # path -> the ids its rows hold
 
 
-def _check_sql(owner: str, what: str, text: str, aliases: set[str]) -> set[str]:
-    """`text` is one boolean SQL expression qualifying columns only with `aliases`; returns those it uses."""
+def _one_expression(owner: str, what: str, text: str) -> str:
+    """`text` with its string literals blanked, refused unless it is one expression: a ';' or a
+    comment could end the statement it is spliced into or hide the rest of it."""
     bare = _LITERAL.sub("''", text)
     if ";" in bare or "--" in bare or "/*" in bare:
         raise LineageError(f"{owner}: {what} {text!r} must be one expression (no ';' or comments)")
+    return bare
+
+
+def _check_sql(owner: str, what: str, text: str, aliases: set[str]) -> set[str]:
+    """`text` is one boolean SQL expression qualifying columns only with `aliases`; returns those it uses."""
+    bare = _one_expression(owner, what, text)
     used = {q.lower() for q in _QUALIFIER.findall(bare)}
     if not used <= aliases:
         raise LineageError(f"{owner}: {what} {text!r} may qualify columns only with {sorted(aliases)}, not {sorted(used - aliases)}")
@@ -94,12 +106,12 @@ def _references(name: str, meta: Mapping[str, Any]) -> tuple[Reference, ...]:
         raise LineageError(f"{name}: meta.lineage.references must be a list")
     references = []
     for entry in declared:
-        missing = {"model", "match", "holds"} - set(entry)
-        if missing:
-            raise LineageError(f"{name}: a lineage reference lacks {sorted(missing)}")
+        missing, unknown = {"model", "match", "holds"} - set(entry), set(entry) - _REFERENCE_KEYS
+        if missing or unknown:
+            raise LineageError(f"{name}: a lineage reference lacks {sorted(missing)} / has unknown keys {sorted(unknown)}")
         reference = Reference(
             str(entry["model"]), str(entry["match"]), str(entry["holds"]),
-            tuple(Exists(str(e["model"]), str(e["alias"]), str(e["match"]), bool(e.get("negated", False))) for e in entry.get("exists") or []),
+            tuple(_exists(name, e) for e in entry.get("exists") or []),
         )
         owner = f"{name} -> {reference.model}"
         used = _check_sql(owner, "match", reference.match, {"r", "u"})
@@ -113,6 +125,14 @@ def _references(name: str, meta: Mapping[str, Any]) -> tuple[Reference, ...]:
             raise LineageError(f"{owner}: match {reference.match!r} (or its exists) must use the traced row (r.)")
         references.append(reference)
     return tuple(references)
+
+
+def _exists(name: str, entry: Mapping[str, Any]) -> Exists:
+    missing, unknown = {"model", "alias", "match"} - set(entry), set(entry) - _EXISTS_KEYS
+    if missing or unknown or not isinstance(entry.get("negated", False), bool):
+        raise LineageError(f"{name}: a lineage exists entry lacks {sorted(missing)} / has unknown keys {sorted(unknown)} "
+                           "(negated, when given, is true or false)")
+    return Exists(str(entry["model"]), str(entry["alias"]), str(entry["match"]), entry.get("negated", False))
 
 
 def _unique_tests(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -154,12 +174,14 @@ class Lineage:
                 _key(node, tests),
                 next((c for c in ARRAY_COLUMNS if c in columns), None),
                 _references(node["name"], meta),
-                node["config"].get("materialized") in ("table", "incremental"),
+                node["config"].get("materialized", "view"),
             )
         for model in self.models.values():
             for reference in model.references:
                 if reference.model not in self.models:
                     raise LineageError(f"{model.name}: lineage reference to {reference.model!r}, which is not a model of the project")
+                if self.models[reference.model].materialized == "ephemeral":
+                    raise LineageError(f"{model.name}: lineage reference to {reference.model}, which is ephemeral (no relation to read)")
                 for e in reference.exists:
                     if e.model not in self.models and e.model not in self.seeds:
                         raise LineageError(f"{model.name} -> {reference.model}: exists on {e.model!r}, which is not a model or seed of the project")
@@ -212,8 +234,7 @@ def trace_query(lineage: Lineage, name: str, where: str) -> sql.Composed:
     root = lineage.model(name)
     if not root.key:
         raise LineageError(f"{name}: no key to print its rows by (no unique_key and no unique_combination_of_columns test)")
-    if ";" in _LITERAL.sub("''", where):
-        raise LineageError(f"{name}: --where {where!r} must be one predicate (no ';')")
+    _one_expression(name, "--where", where)
     row = sql.Identifier(ROW_ID)
     keys = sql.SQL(", ").join(sql.SQL("t0.{}").format(sql.Identifier(k)) for k in root.key)
     ctes = [sql.SQL("t0 as (select row_number() over (order by {order}) as {row}, r.* from {rel} as r where ({where}) limit %(limit)s)").format(
@@ -226,7 +247,7 @@ def trace_query(lineage: Lineage, name: str, where: str) -> sql.Composed:
         target = lineage.model(reference.model)
         cte = sql.Identifier(f"t{index}")
         # one upstream row once per traced row, whatever the number of paths to it
-        distinct = sql.SQL("distinct on (r.{row}, u.ctid) ").format(row=row) if target.is_table else sql.SQL("")
+        distinct = sql.SQL("distinct on (r.{row}, u.ctid) ").format(row=row) if target.materialized in ("table", "incremental") else sql.SQL("")
         ctes.append(sql.SQL("{cte} as (select {distinct}r.{row}, u.* from {rel} as u inner join {source} as r on {condition})").format(
             cte=cte, distinct=distinct, row=row, rel=_relation(target),
             source=sql.Identifier(f"t{source}"), condition=_exists_chain(lineage, reference)))

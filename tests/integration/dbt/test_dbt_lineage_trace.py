@@ -284,7 +284,8 @@ def test_every_declared_reference_resolves_and_nothing_is_left_untraced(built: B
     ({"model": CANDLES, "match": "c.symbol = r.symbol", "holds": "x"}, "dim_symbols -> int_candles_1h: match 'c.symbol = r.symbol' may qualify columns only with ['r', 'u'], not ['c']"),
     ({"model": CANDLES, "match": "u.symbol = 'XBTUSDTM'", "holds": "x"}, "must use the traced row (r.)"),
     ({"model": CANDLES, "match": "u.symbol = r.symbol; drop table x", "holds": "x"}, "must be one expression"),
-    ({"model": CANDLES, "match": "u.symbol = r.symbol"}, "dim_symbols: a lineage reference lacks ['holds']"),
+    ({"model": CANDLES, "match": "u.symbol = r.symbol"}, "dim_symbols: a lineage reference lacks ['holds'] / has unknown keys []"),
+    ({"model": CANDLES, "match": "u.symbol = r.symbol", "holds": "x", "exist": []}, "has unknown keys ['exist']"),
     ({"model": CANDLES, "match": "u.symbol = r.symbol", "holds": "x", "exists": [{"model": CANDLES, "alias": "u", "match": "u.x"}]}, "exists alias 'u'"),
 ])
 def test_a_bad_declaration_is_refused_naming_the_model_and_the_rule(built: Built, reference: dict[str, Any], message: str) -> None:
@@ -293,7 +294,7 @@ def test_a_bad_declaration_is_refused_naming_the_model_and_the_rule(built: Built
 
 
 def test_a_where_predicate_cannot_write(built: Built) -> None:
-    with pytest.raises(LineageError, match="must be one predicate"):
+    with pytest.raises(LineageError, match="must be one expression"):
         traced(built, "dim_symbols", "true; drop table marts.dim_symbols")
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         traced(built, "dim_symbols", "nextval(pg_get_serial_sequence('raw.load_batches', 'batch_id')) > 0")
@@ -311,6 +312,9 @@ def test_cli_traces_one_row_end_to_end(built: Built) -> None:
     table = CliRunner().invoke(main, ["lineage", "trace", "int_nowhere", "--where", "true", "--manifest", str(built.manifest)],
                                env={"ZMART_DATABASE_URL": built.url})
     assert table.exit_code != 0 and "model 'int_nowhere' is not a model of the project" in table.output
+    refused = CliRunner().invoke(main, ["lineage", "trace", "dim_symbols", "--where", "symbol = = 1", "--manifest", str(built.manifest)],
+                                 env={"ZMART_DATABASE_URL": built.url})
+    assert refused.exit_code != 0 and "dim_symbols --where 'symbol = = 1': syntax error" in refused.output
 
 
 def test_agent_accuracy_traces_the_resolved_calls_and_their_lookbacks(built: Built) -> None:
