@@ -280,6 +280,8 @@ def test_reliability_and_sentiment_weights_resolve_through_their_references(buil
     with psycopg.connect(built.url, autocommit=True) as conn:
         rows = trace(conn, lineage, "int_signal_source_reliability", f"source = '{SOURCE}'")
         hours = trace(conn, lineage, "int_signal_sentiment_1h", "true")
+        sentiment_hours = ", ".join(f"'{h.isoformat()}'" for _, h in expected_sentiment_batches(built))
+        scores = trace(conn, lineage, "fct_symbol_scores", f"bucket_start in ({sentiment_hours})")
     assert len(rows) > 0 and len(hours) == len(expected_sentiment_batches(built))
     for row in rows:
         for path, want in reliability(pd.Timestamp(row.key["as_of"])).items():
@@ -293,3 +295,12 @@ def test_reliability_and_sentiment_weights_resolve_through_their_references(buil
             assert got == want.get(path, []), (hour.key, path)
             resolved_somewhere |= path == "int_forward_returns_1h" and bool(got)
     assert resolved_somewhere  # ETHUSDTM hour 10 is weighed by the hour-5 signals resolved at 10:00
+    # a score reaches the weights of its bar's hour only where its version weighs sentiment (v2)
+    keys = expected_sentiment_batches(built)
+    weighed = "fct_symbol_scores > int_signal_sentiment_1h > int_signal_source_reliability > stg_signals__signals"
+    for score in scores:
+        bucket = pd.Timestamp(score.key["score_time"]) - HOUR
+        has_row = (score.key["symbol"], bucket) in keys
+        want = reliability(bucket)["stg_signals__signals"] if score.key["algorithm_version"] == "v2" and has_row else []
+        assert score.contributions.get(weighed, []) == want, score.key
+    assert any(weighed in s.contributions for s in scores)

@@ -248,7 +248,8 @@ def test_portfolio_analytics_traces_the_diversification_hours(built: Built) -> N
 
 TRACED_THROUGH_REFERENCES = (
     "int_market_regime_1h", "int_return_correlations_30d", "int_correlation_clusters_1d", "fct_constraint_compliance",
-    "dim_symbols", "fct_scoring_performance", "fct_portfolio_analytics",
+    "dim_symbols", "fct_scoring_performance", "fct_portfolio_analytics", "int_signal_source_reliability", "int_signal_sentiment_1h",
+    "fct_symbol_scores", "int_agent_evaluations_1h", "int_agent_accuracy_1h", "int_agent_consensus_1h", "fct_agent_performance",
 )
 
 
