@@ -183,7 +183,7 @@ def test_the_volatility_frame_alone_is_the_last_25_bars(built: Built) -> None:
 def test_constraint_compliance_traces_the_regime_and_the_holdings_correlations(built: Built) -> None:
     compliance = own(built, "fct_constraint_compliance", "evaluation_id, constraint_name")
     facts = frame(built.url, """
-        select c.evaluation_id, c.constraint_name, c.as_of,
+        select c.evaluation_id, c.constraint_name, c.as_of, c.algorithm_version,
                array(select symbol from portfolio.composition p where p.evaluation_id = c.evaluation_id order by symbol) as holdings
         from marts.fct_constraint_compliance c order by 1, 2""")
     complete = {(a, b, pd.Timestamp(t)) for a, b, t in frame(
@@ -192,7 +192,13 @@ def test_constraint_compliance_traces_the_regime_and_the_holdings_correlations(b
     expected = []
     for row in facts.itertuples():
         regime_hour = pd.Timestamp(row.as_of) - HOUR
-        paths = {f"fct_constraint_compliance > {REGIME_PATH}": regime_batches(built, regime_hour) if regime_hour in regime_hours else []}
+        assert row.algorithm_version == "v1"  # add_policy_evaluation's, a scored version
+        paths = {
+            f"fct_constraint_compliance > {REGIME_PATH}": regime_batches(built, regime_hour) if regime_hour in regime_hours else [],
+            # the ranked scores: every contract with a bar ending at as_of (v1 is scored here)
+            "fct_constraint_compliance > fct_symbol_scores": union(
+                data_window_batches(built.bars, s, regime_hour) for s, b in built.bars if b == regime_hour),
+        }
         day = pd.Timestamp(row.as_of).floor("1D")
         returns = window_returns(built, day)
         paths[f"fct_constraint_compliance > {CORRELATION_PATH}"] = union(
@@ -216,11 +222,14 @@ def test_scoring_performance_traces_the_lagged_rankings(built: Built) -> None:
         group = eligible[(eligible["algorithm_version"] == version) & (eligible["score_time"] == score_time)]
         return union(data_window_batches(built.bars, s, b) for s, b in zip(group["symbol"], group["bucket_start"], strict=True))
 
+    # the current cross-section, and the lagged one where the autocorrelation is computed
     expected = [
-        {"fct_symbol_scores": cross_section(row.algorithm_version, row.score_time - int(row.horizon_hours) * HOUR) if count > 0 else []}
+        {"fct_scoring_performance > fct_symbol_scores": union([
+            cross_section(row.algorithm_version, row.score_time),
+            cross_section(row.algorithm_version, row.score_time - int(row.horizon_hours) * HOUR) if count > 0 else [],
+        ])}
         for row, count in zip(performance.itertuples(), counts["autocorrelation_symbol_count"], strict=True)
     ]
-    expected = [{f"fct_scoring_performance > {p}": ids for p, ids in e.items()} for e in expected]
     rows = traced(built, "fct_scoring_performance")
     assert_paths(rows, performance["input_batch_ids"].map(list), expected, "fct_scoring_performance")
     assert (counts["autocorrelation_symbol_count"] > 0).any() and (counts["autocorrelation_symbol_count"] == 0).any()
