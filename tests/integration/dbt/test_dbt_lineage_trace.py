@@ -285,6 +285,11 @@ def test_every_declared_reference_resolves_and_nothing_is_left_untraced(built: B
     declaring = [m.name for m in built.lineage.models.values() if m.references]
     for model in declaring:  # each one's statement runs (on no row: cheap)
         assert traced(built, model, "false") == [], model
+    # a YAML that says an input is a lineage reference declares one
+    for node in _manifest(built)["nodes"].values():
+        texts = [node.get("description") or "", *(c.get("description") or "" for c in (node.get("columns") or {}).values())]
+        if node["resource_type"] == "model" and any("lineage reference" in t for t in texts):
+            assert built.lineage.model(node["name"]).references, node["name"]
     untraced = subprocess.run(["grep", "-rn", "not traced", str(DBT_PROJECT_DIR / "models")], capture_output=True, text=True, check=False)
     assert untraced.stdout == ""
 
@@ -319,6 +324,11 @@ def test_cli_traces_one_row_end_to_end(built: Built) -> None:
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
     assert pd.Timestamp(row["key"]["bucket_start"]) == hour and row["batch_ids"] == regime_batches(built, hour)
+    printed = CliRunner().invoke(
+        main, ["lineage", "trace", "int_market_regime_1h", "--where", f"bucket_start = '{hour.isoformat()}'", "--manifest", str(built.manifest)],
+        env={"ZMART_DATABASE_URL": built.url}, catch_exceptions=False,
+    )
+    assert printed.exit_code == 0 and "int_market_regime_1h: 1 rows" in printed.output and "bucket_start=" in printed.output
     table = CliRunner().invoke(main, ["lineage", "trace", "int_nowhere", "--where", "true", "--manifest", str(built.manifest)],
                                env={"ZMART_DATABASE_URL": built.url})
     assert table.exit_code != 0 and "model 'int_nowhere' is not a model of the project" in table.output
