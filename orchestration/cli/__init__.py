@@ -1,4 +1,4 @@
-"""The ``zmart`` command line: database, simulator, demo, portfolio replay, reports, signals, archive, Dagster UI, dbt docs and GX Data Docs.
+"""The ``zmart`` command line: database, simulator, demo, portfolio replay, reports, signals, lineage, archive, Dagster UI, dbt docs and GX Data Docs.
 
 Subcommands are imported when invoked, so ``zmart db status`` does not pay for importing
 Dagster, dbt and Great Expectations.
@@ -15,6 +15,7 @@ _COMMANDS = {
     "db": "orchestration.cli.db:db",
     "demo": "orchestration.cli.demo:demo",
     "docs": "orchestration.cli.tools:docs",
+    "lineage": "orchestration.cli.lineage:lineage",
     "env": "orchestration.cli.tools:env",
     "portfolio": "orchestration.cli.portfolio:portfolio",
     "quality": "orchestration.cli.quality:quality",

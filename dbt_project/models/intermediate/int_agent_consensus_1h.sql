@@ -27,8 +27,8 @@
 --                          ({{ p["recommendation_threshold"] }}), 'abstain' when it is null; a dispute does not change it
 --   votes                = every agent's score, confidence, recommendation, accuracy and weight
 --   input_batch_ids      = the union of the agents' int_agent_evaluations_1h.input_batch_ids (lineage,
---                          macros/lineage.sql); the accuracies are reached through int_agent_accuracy_1h's
---                          key (agent, as_of = score_time), not traced
+--                          macros/lineage.sql); the accuracies (int_agent_accuracy_1h at (agent, as_of =
+--                          score_time)) are declared as a lineage reference (YAML meta.lineage), resolved at trace time
 -- Window: the score_times of the window's bars, from their evaluations and the accuracy rows at them.
 
 with weighted_votes as (

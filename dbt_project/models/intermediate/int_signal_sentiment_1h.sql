@@ -29,7 +29,8 @@
 -- input_batch_ids (lineage, macros/lineage.sql) = the union of the batch_ids of the members the
 -- hour counts (int_signal_event_members: each one's signal row and text score): a duplicate
 -- received in the hour adds its batches to its event's, one received later adds nothing. The
--- weights w_i are reached through int_signal_source_reliability's key (source, as_of), not traced.
+-- weights w_i are declared as a lineage reference (YAML meta.lineage: int_signal_source_reliability at
+-- (source, as_of = bucket_start)), resolved at trace time by `zmart lineage trace`.
 -- Window: the hours in the build window; reads the events first received in it, their members
 -- and one reliability row per member.
 

@@ -32,3 +32,22 @@ def data_window_batches(bars: Bars, symbol: str, bucket_start: pd.Timestamp) -> 
     """A score's data window: the batches of the bar and of the contract's 24 bars before it."""
     starts = sorted(b for s, b in bars if s == symbol and b <= bucket_start)[-DATA_WINDOW_BARS:]
     return union(bars[(symbol, b)] for b in starts)
+
+
+HOUR = pd.Timedelta(hours=1)
+
+
+def symbol_bars(bars: Bars, symbol: str) -> list[pd.Timestamp]:
+    """The contract's 1h bar starts, in time order."""
+    return sorted(b for s, b in bars if s == symbol)
+
+
+def return_hours(bars: Bars, symbol: str) -> set[pd.Timestamp]:
+    """The hours of the contract's 1-hour returns of adjacent bars: bars whose previous bar starts
+    one hour earlier (synthetic closes are positive, so every such log return is defined)."""
+    return {b for s, b in bars if s == symbol and (symbol, b - HOUR) in bars}
+
+
+def return_batches(bars: Bars, symbol: str, bucket_start: pd.Timestamp) -> frozenset[int]:
+    """The batches of a 1-hour return: its bar's and the previous bar's."""
+    return bars[(symbol, bucket_start)] | bars[(symbol, bucket_start - HOUR)]

@@ -30,9 +30,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pytest
 
 from orchestration.ingestion.signals import import_signal_file
+from orchestration.lineage.trace import Lineage, trace
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
 from tests.integration.dbt.lineage_reference import Bars, bar_batches, data_window_batches, union
@@ -256,3 +258,49 @@ def test_windows_in_sequence_give_the_full_builds_arrays(built: Built) -> None:
         built.dbt.run("build", "-s", *models, *refresh, "--exclude-resource-type", "test", dbt_vars=window(start, end))
     for t, key in tables.items():
         assert fetch(built.url, f"select * from {t} order by {key}") == full[t], t
+
+
+def test_reliability_and_sentiment_weights_resolve_through_their_references(built: Built) -> None:
+    """orchestration/lineage: int_signal_source_reliability at (source, as_of) traces the source's
+    signals received in [as_of - 720h, as_of) and the forward returns (4h: the bar of the signal's
+    hour and the bar 4 hours later) of those resolved by as_of (hour + 5h <= as_of); a sentiment
+    hour traces the reliability rows at its bucket_start of its members' sources."""
+    lineage = Lineage.from_manifest_file(built.dbt.work_dir / "target" / "manifest.json")
+    signals = [s for file_signals in FILES.values() for s in file_signals]
+    batches = signal_batches(built)
+
+    def reliability(as_of: pd.Timestamp) -> dict[str, list[int]]:
+        read = [s for s in signals if as_of - 720 * HOUR <= at(s[5]) < as_of]
+        resolved = [s for s in read if at(s[5]).floor("h") + 5 * HOUR <= as_of]
+        return {
+            "stg_signals__signals": union(batches[s[0]] for s in read),
+            "int_forward_returns_1h": union(bar(built, s[1], at(s[5]).floor("h") + k * HOUR) for s in resolved for k in (0, 4)),
+        }
+
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        rows = trace(conn, lineage, "int_signal_source_reliability", f"source = '{SOURCE}'")
+        hours = trace(conn, lineage, "int_signal_sentiment_1h", "true")
+        sentiment_hours = ", ".join(f"'{h.isoformat()}'" for _, h in expected_sentiment_batches(built))
+        scores = trace(conn, lineage, "fct_symbol_scores", f"bucket_start in ({sentiment_hours})")
+    assert len(rows) > 0 and len(hours) == len(expected_sentiment_batches(built))
+    for row in rows:
+        for path, want in reliability(pd.Timestamp(row.key["as_of"])).items():
+            assert row.contributions.get(f"int_signal_source_reliability > {path}", []) == want, (row.key, path)
+    resolved_somewhere = False
+    for hour in hours:
+        bucket = pd.Timestamp(hour.key["bucket_start"])
+        want = reliability(bucket)  # one source here (hour 5: no row yet, nothing read before it)
+        for path in ("stg_signals__signals", "int_forward_returns_1h"):
+            got = hour.contributions.get(f"int_signal_sentiment_1h > int_signal_source_reliability > {path}", [])
+            assert got == want.get(path, []), (hour.key, path)
+            resolved_somewhere |= path == "int_forward_returns_1h" and bool(got)
+    assert resolved_somewhere  # ETHUSDTM hour 10 is weighed by the hour-5 signals resolved at 10:00
+    # a score reaches the weights of its bar's hour only where its version weighs sentiment (v2)
+    keys = expected_sentiment_batches(built)
+    weighed = "fct_symbol_scores > int_signal_sentiment_1h > int_signal_source_reliability > stg_signals__signals"
+    for score in scores:
+        bucket = pd.Timestamp(score.key["score_time"]) - HOUR
+        has_row = (score.key["symbol"], bucket) in keys
+        want = reliability(bucket)["stg_signals__signals"] if score.key["algorithm_version"] == "v2" and has_row else []
+        assert score.contributions.get(weighed, []) == want, score.key
+    assert any(weighed in s.contributions for s in scores)
