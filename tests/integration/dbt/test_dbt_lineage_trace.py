@@ -253,12 +253,86 @@ def test_portfolio_analytics_traces_the_diversification_hours(built: Built) -> N
     assert (facts["diversification_hours"] > 0).any()
 
 
+def _arrays(built: Built, model: str, key: str) -> dict[tuple[Any, ...], list[int]]:
+    """Each row's input_batch_ids by its key columns (as the resolver names the row)."""
+    rows = frame(built.url, f"select {key}, input_batch_ids from marts.{model}")
+    columns = [c.strip() for c in key.split(",")]
+    return {tuple(row[c] for c in columns): list(row["input_batch_ids"]) for _, row in rows.iterrows()}
+
+
+def _by_key(rows: list[TracedRow]) -> dict[tuple[Any, ...], TracedRow]:
+    return {tuple(row.key.values()): row for row in rows}
+
+
+def _row_of(built: Built, model: str, rows: dict[tuple[Any, ...], TracedRow], fact: Any) -> TracedRow:
+    """The traced row of `fact` (a row of the model read with its key columns)."""
+    return rows[tuple(getattr(fact, c) for c in built.lineage.model(model).key)]
+
+
+def test_portfolio_marts_reach_the_ranked_scores_and_what_the_scores_reference(built: Built) -> None:
+    # the marts that combine an evaluation's scores reference them (and so reach what the scores
+    # reference, e.g. v2's reliability weights); each direct path holds exactly the rows they combine
+    # three evaluations of each version (the first, a middle and the last formed), to keep it quick
+    picked = frame(built.url, """
+        select evaluation_id, as_of from (
+            select evaluation_id, as_of, row_number() over w as n, count(*) over (partition by algorithm_version) as k
+            from marts.fct_portfolio_history group by evaluation_id, as_of, algorithm_version
+            window w as (partition by algorithm_version order by as_of)) e
+        where n in (1, k / 2 + 1, k)""")
+    evaluations, times = ", ".join(map(str, picked["evaluation_id"])), ", ".join(f"'{t.isoformat()}'" for t in picked["as_of"])
+    in_picked = f"r.as_of in ({times})"
+    scores = frame(built.url, "select score_time, algorithm_version, input_batch_ids from marts.fct_symbol_scores")
+    ranked = {k: union(g["input_batch_ids"]) for k, g in scores.groupby(["score_time", "algorithm_version"])}
+    for model in ("fct_decisions", "fct_portfolio_composition", "fct_portfolio_history"):
+        key = ", ".join(built.lineage.model(model).key)  # the columns the resolver names a row by
+        facts = frame(built.url, f"select {key}, as_of, algorithm_version as version from marts.{model} r where {in_picked} order by {key}")
+        rows = _by_key(traced(built, model, in_picked))
+        assert len(rows) == len(facts) > 0, model
+        for fact in facts.itertuples(index=False):
+            row = rows[tuple(getattr(fact, c.strip()) for c in key.split(","))]
+            # an evaluation of the shared portfolio history at an hour its version did not score ranks nothing
+            assert row.contributions.get(f"{model} > fct_symbol_scores", []) == ranked.get((fact.as_of, fact.version), []), (model, row.key)
+        assert any(f"{model} > fct_symbol_scores" in row.contributions for row in rows.values()), model
+    # one level further: each traced row of these marts holds its upstream rows' arrays on the path
+    history = frame(built.url, "select algorithm_version, as_of, symbol, input_batch_ids from marts.fct_portfolio_history")
+    exposure = frame(built.url, f"select * from marts.fct_portfolio_sector_exposure r where {in_picked}")
+    rows = _by_key(traced(built, "fct_portfolio_sector_exposure", in_picked))
+    assert len(rows) == len(exposure) > 0
+    for fact in exposure.itertuples(index=False):
+        held = history[(history["algorithm_version"] == fact.algorithm_version) & (history["as_of"] == fact.as_of) & history["symbol"].isin(fact.symbols)]
+        row = _row_of(built, "fct_portfolio_sector_exposure", rows, fact)
+        assert len(held) == len(fact.symbols)
+        assert row.contributions["fct_portfolio_sector_exposure > fct_portfolio_history"] == union(held["input_batch_ids"])
+        assert row.contributions.get("fct_portfolio_sector_exposure > fct_portfolio_history > fct_symbol_scores", []) == ranked.get((fact.as_of, fact.algorithm_version), [])
+    decisions = _arrays(built, "fct_decisions", "decision_id")
+    impact = frame(built.url, "select * from marts.fct_decision_impact")
+    rows = _by_key(traced(built, "fct_decision_impact", f"r.evaluation_id in ({evaluations})"))
+    assert 0 < len(rows) == impact["evaluation_id"].isin(picked["evaluation_id"]).sum()
+    for fact in impact[impact["evaluation_id"].isin(picked["evaluation_id"])].itertuples(index=False):
+        assert _row_of(built, "fct_decision_impact", rows, fact).contributions["fct_decision_impact > fct_decisions"] == decisions[(fact.decision_id,)]
+    actions = impact.groupby("evaluation_id")["action"].agg(set)
+    measured = impact[impact["evaluation_id"].map(lambda e: {"add", "remove"} <= actions[e])]
+    summary = frame(built.url, "select * from marts.fct_decision_impact_summary")
+    rows = _by_key(traced(built, "fct_decision_impact_summary"))
+    assert len(rows) == len(summary) > 0
+    for fact in summary.itertuples(index=False):
+        expected = union(measured.loc[measured["algorithm_version"] == fact.algorithm_version, "input_batch_ids"])
+        assert _row_of(built, "fct_decision_impact_summary", rows, fact).contributions["fct_decision_impact_summary > fct_decision_impact"] == expected
+    periods = frame(built.url, "select * from marts.fct_portfolio_analytics")
+    rows = _by_key(traced(built, "fct_portfolio_analytics"))
+    for fact in periods.itertuples(index=False):
+        held = history[(history["algorithm_version"] == fact.algorithm_version) & (history["as_of"] >= fact.period_start) & (history["as_of"] < fact.period_end)]
+        assert _row_of(built, "fct_portfolio_analytics", rows, fact).contributions["fct_portfolio_analytics > fct_portfolio_history"] == union(held["input_batch_ids"])
+
+
 # ---- the declarations -------------------------------------------------------------------------
 
 TRACED_THROUGH_REFERENCES = (
     "int_market_regime_1h", "int_return_correlations_30d", "int_correlation_clusters_1d", "fct_constraint_compliance",
     "dim_symbols", "fct_scoring_performance", "fct_portfolio_analytics", "int_signal_source_reliability", "int_signal_sentiment_1h",
     "fct_symbol_scores", "int_agent_evaluations_1h", "int_agent_accuracy_1h", "int_agent_consensus_1h", "fct_agent_performance",
+    "fct_decisions", "fct_portfolio_composition", "fct_portfolio_history", "fct_portfolio_sector_exposure", "fct_decision_impact",
+    "fct_decision_impact_summary",
 )
 
 
