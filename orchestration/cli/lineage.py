@@ -13,7 +13,8 @@ from rich.table import Table
 from orchestration.cli.errors import cli_errors
 from orchestration.lineage.trace import Lineage, LineageError, TracedRow, trace
 from orchestration.platform import prepare
-from orchestration.settings import DBT_PROJECT_DIR, load_settings
+from orchestration.resources.dbt import dbt_project, ensure_manifest
+from orchestration.settings import load_settings
 
 console = Console(soft_wrap=True)
 
@@ -36,9 +37,9 @@ def lineage() -> None:
 def trace_command(model: str, where: str, manifest: Path | None, max_rows: int, as_json: bool) -> None:
     """Print each selected row of MODEL with the sorted distinct batch ids behind it: its own array
     and, recursively, those of the rows its meta.lineage.references match."""
-    path = manifest or DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not path.exists():
-        raise click.ClickException(f"{path}: no dbt manifest: run `dbt parse` (or any zmart command that builds) first")
+    if manifest is None:
+        ensure_manifest()  # a fresh checkout has none yet: parse once, as the code location does
+    path = manifest or dbt_project.manifest_path
     platform = prepare(load_settings())
     try:
         declared = Lineage.from_manifest_file(path)

@@ -27,11 +27,8 @@ import pytest
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.conftest import BuiltDatabase, Portfolio
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame
-from tests.integration.dbt.lineage_reference import Bars, bar_batches, data_window_batches, union
+from tests.integration.dbt.lineage_reference import HOUR, Bars, bar_batches, data_window_batches, union
 from tests.integration.dbt.synthetic_portfolio import add_policy_evaluation
-
-HOUR = pd.Timedelta(hours=1)
-
 
 @dataclass(frozen=True)
 class Built:

@@ -37,9 +37,8 @@ from orchestration.ingestion.signals import import_signal_file
 from orchestration.lineage.trace import Lineage, trace
 from tests.integration.dbt import synthetic
 from tests.integration.dbt.dbt_cli import Dbt, fetch, frame, window
-from tests.integration.dbt.lineage_reference import Bars, bar_batches, data_window_batches, union
+from tests.integration.dbt.lineage_reference import HOUR, Bars, bar_batches, data_window_batches, union
 
-HOUR = pd.Timedelta(hours=1)
 H = 24  # var agents.outcome_horizon_hours (the project default)
 AGENTS = ("technical", "market_structure", "risk", "sentiment")
 # file -> signals: (external_id, symbol, direction, text, published at, received at), minutes from START
@@ -268,6 +267,7 @@ def test_reliability_and_sentiment_weights_resolve_through_their_references(buil
     lineage = Lineage.from_manifest_file(built.dbt.work_dir / "target" / "manifest.json")
     signals = [s for file_signals in FILES.values() for s in file_signals]
     batches = signal_batches(built)
+    sentiment = expected_sentiment_batches(built)
 
     def reliability(as_of: pd.Timestamp) -> dict[str, list[int]]:
         read = [s for s in signals if as_of - 720 * HOUR <= at(s[5]) < as_of]
@@ -280,9 +280,9 @@ def test_reliability_and_sentiment_weights_resolve_through_their_references(buil
     with psycopg.connect(built.url, autocommit=True) as conn:
         rows = trace(conn, lineage, "int_signal_source_reliability", f"source = '{SOURCE}'")
         hours = trace(conn, lineage, "int_signal_sentiment_1h", "true")
-        sentiment_hours = ", ".join(f"'{h.isoformat()}'" for _, h in expected_sentiment_batches(built))
+        sentiment_hours = ", ".join(f"'{h.isoformat()}'" for _, h in sentiment)
         scores = trace(conn, lineage, "fct_symbol_scores", f"bucket_start in ({sentiment_hours})")
-    assert len(rows) > 0 and len(hours) == len(expected_sentiment_batches(built))
+    assert len(rows) > 0 and len(hours) == len(sentiment)
     for row in rows:
         for path, want in reliability(pd.Timestamp(row.key["as_of"])).items():
             assert row.contributions.get(f"int_signal_source_reliability > {path}", []) == want, (row.key, path)
@@ -296,11 +296,10 @@ def test_reliability_and_sentiment_weights_resolve_through_their_references(buil
             resolved_somewhere |= path == "int_forward_returns_1h" and bool(got)
     assert resolved_somewhere  # ETHUSDTM hour 10 is weighed by the hour-5 signals resolved at 10:00
     # a score reaches the weights of its bar's hour only where its version weighs sentiment (v2)
-    keys = expected_sentiment_batches(built)
     weighed = "fct_symbol_scores > int_signal_sentiment_1h > int_signal_source_reliability > stg_signals__signals"
     for score in scores:
         bucket = pd.Timestamp(score.key["score_time"]) - HOUR
-        has_row = (score.key["symbol"], bucket) in keys
+        has_row = (score.key["symbol"], bucket) in sentiment
         want = reliability(bucket)["stg_signals__signals"] if score.key["algorithm_version"] == "v2" and has_row else []
         assert score.contributions.get(weighed, []) == want, score.key
     assert any(weighed in s.contributions for s in scores)
