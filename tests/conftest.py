@@ -12,23 +12,31 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from _pytest.nodeid import NodeId
 from psycopg import sql
 
 from models.security import migrate
 from orchestration.embedded_postgres import APP_ROLE, EmbeddedPostgres
 
 TEMPLATE_DB = "zmart_test_template"
-# session fixtures that build a database once for several modules (tests/integration/dbt/conftest.py)
-SHARED_BUILDS = ("synthetic_built", "portfolio_built")
+# session fixtures that build a database once for several modules (tests/integration/dbt/conftest.py,
+# tests/integration/ui/conftest.py)
+SHARED_BUILDS = ("synthetic_built", "portfolio_built", "materialised")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """Under pytest-xdist (`-n 2 --dist loadgroup`) each worker has its own session (cluster, shared
     builds): keep a module's tests on one worker, so its module fixtures run once, and the modules
-    that share a session-built database on one worker, so it is built once."""
+    that share a session-built database on one worker, so it is built once.
+
+    The markers go on before every other implementation runs (xdist's worker reads them in its
+    own implementation of this hook). xdist 3.8 then appends "@group" to each item's legacy
+    ``_nodeid``, which pytest 9.2 no longer reads (node ids are structured: pytest-xdist#1386),
+    so the group is written into the structured id here, as xdist's pending fix does; without
+    it the scheduler sees no groups and spreads a module's tests over both workers."""
     if not config.pluginmanager.hasplugin("xdist"):
-        return
+        return (yield)
     group: dict[str, str] = {}
     for item in items:
         module = item.nodeid.split("::", 1)[0]
@@ -36,6 +44,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group[module] = shared[0] if shared else group.get(module, module)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::", 1)[0]]))
+    result = yield
+    if hasattr(config, "workerinput") and config.getvalue("loadgroup"):
+        for item in items:
+            suffix = f"@{group[item.nodeid.split('::', 1)[0]]}"
+            if not item.nodeid.endswith(suffix):
+                item._id = NodeId.parse(item.nodeid + suffix)  # noqa: SLF001 (see the docstring)
+    return result
 
 
 def free_port() -> int:
