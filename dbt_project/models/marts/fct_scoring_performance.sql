@@ -88,66 +88,62 @@ score_returns as (
 
 evaluated_scores as (
     -- alphalens' factor_data of the horizon: the scores with a forward return (get_clean_factor
-    -- drops the others), with their average ranks and 0-based position by score
+    -- drops the others), with their average ranks
     select
         {{ group_columns }},
         symbol,
         composite_score,
         forward_return,
         {{ average_rank("composite_score", group_columns) }} as score_rank,
-        {{ average_rank("forward_return", group_columns) }} as return_rank,
-        row_number() over (partition by {{ group_columns }} order by composite_score) - 1 as score_position,
-        count(*) over (partition by {{ group_columns }}) as symbol_count
+        {{ average_rank("forward_return", group_columns) }} as return_rank
     from score_returns
     where forward_return is not null
 ),
 
+sorted_scores as (
+    -- each group's scores in ascending order (1-based: position j + 1 holds numpy's j-th)
+    select {{ group_columns }}, array_agg(composite_score order by composite_score) as scores
+    from evaluated_scores
+    group by {{ group_columns }}
+),
+
 quantile_positions as (
-    -- numpy.quantile's virtual index (method linear) of each qcut probability: (n - 1) x p_k
+    -- numpy.quantile's virtual index (method linear) of each qcut probability: (n - 1) x p_k,
+    -- with j = floor(virtual index), g its fraction, and the j-th and (j + 1)-th scores
+    -- (positions past the last score read the last one)
     select
-        groups.algorithm_version,
-        groups.horizon_hours,
-        groups.score_time,
-        groups.symbol_count,
-        probabilities.k,
-        (groups.symbol_count - 1)::double precision * probabilities.probability as virtual_index
-    from (select distinct {{ group_columns }}, symbol_count from evaluated_scores) as groups
-    cross join (
-        values
-        {%- for probability in p["quantile_probabilities"] %}
-            ({{ loop.index0 }}, {{ probability }}::double precision){{ "," if not loop.last }}
-        {%- endfor %}
-    ) as probabilities (k, probability)
+        {{ group_columns }},
+        k,
+        virtual_index - floor(virtual_index) as fraction,
+        scores[least(floor(virtual_index)::integer, cardinality(scores) - 1) + 1] as lower_score,
+        scores[least(floor(virtual_index)::integer + 1, cardinality(scores) - 1) + 1] as upper_score
+    from (
+        select
+            sorted_scores.*,
+            probabilities.k,
+            (cardinality(sorted_scores.scores) - 1)::double precision * probabilities.probability as virtual_index
+        from sorted_scores
+        cross join (
+            values
+            {%- for probability in p["quantile_probabilities"] %}
+                ({{ loop.index0 }}, {{ probability }}::double precision){{ "," if not loop.last }}
+            {%- endfor %}
+        ) as probabilities (k, probability)
+    ) as indexed
 ),
 
 quantile_edges as (
-    -- pandas.qcut's edges: with j = floor(virtual index) and g its fraction, numpy's _lerp of the
-    -- j-th and (j + 1)-th scores in order (a + (b - a) g for g < 0.5, else b - (b - a)(1 - g);
-    -- positions past the last score read the last one)
+    -- pandas.qcut's edges: numpy's _lerp of the j-th and (j + 1)-th scores (a + (b - a) g for
+    -- g < 0.5, else b - (b - a)(1 - g)). Array indexing, not a self-join by position: a join
+    -- on the group's keys alone would pair every score with every other (n^2 rows per group).
     select
-        positions.algorithm_version,
-        positions.horizon_hours,
-        positions.score_time,
-        positions.k,
+        {{ group_columns }},
+        k,
         case
-            when positions.virtual_index - floor(positions.virtual_index) >= 0.5 then
-                upper_scores.composite_score - (upper_scores.composite_score - lower_scores.composite_score)
-                    * (1 - (positions.virtual_index - floor(positions.virtual_index)))
-            else
-                lower_scores.composite_score + (upper_scores.composite_score - lower_scores.composite_score)
-                    * (positions.virtual_index - floor(positions.virtual_index))
+            when fraction >= 0.5 then upper_score - (upper_score - lower_score) * (1 - fraction)
+            else lower_score + (upper_score - lower_score) * fraction
         end as edge
-    from quantile_positions as positions
-    inner join evaluated_scores as lower_scores
-        on lower_scores.algorithm_version = positions.algorithm_version
-        and lower_scores.horizon_hours = positions.horizon_hours
-        and lower_scores.score_time = positions.score_time
-        and lower_scores.score_position = least(floor(positions.virtual_index)::bigint, positions.symbol_count - 1)
-    inner join evaluated_scores as upper_scores
-        on upper_scores.algorithm_version = positions.algorithm_version
-        and upper_scores.horizon_hours = positions.horizon_hours
-        and upper_scores.score_time = positions.score_time
-        and upper_scores.score_position = least(floor(positions.virtual_index)::bigint + 1, positions.symbol_count - 1)
+    from quantile_positions
 ),
 
 quantile_bins as (
