@@ -28,6 +28,7 @@ WINDOW_START_ENV = "ZMART_DBT_WINDOW_START"
 WINDOW_END_ENV = "ZMART_DBT_WINDOW_END"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 MANIFEST_FILE = "manifest.json"
+PARSED_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")  # the files a project change is looked for in
 DATABASE_URL_ENV = "ZMART_DATABASE_URL"  # the warehouse the runs' PostgresResource connects to
 
 
@@ -84,9 +85,23 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def ensure_manifest() -> None:
-    """Parse once on a fresh checkout, where no manifest exists yet."""
-    if not dbt_project.manifest_path.exists():
+    """Parse when no manifest exists yet (a fresh checkout) or a project file changed after the
+    last parse (a model edited or added since): the asset graph must match the models dbt runs,
+    or dbt reports a node the graph does not have."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or project_changed_after(dbt_project.project_dir, manifest.stat().st_mtime):
         prepare_manifest()
+
+
+def project_changed_after(root: Path, mtime: float) -> bool:
+    """Whether a file dbt parses under ``root`` (SQL, YAML, seeds, docs) was modified after
+    ``mtime``; dbt's own output folders (target, logs, dbt_packages) are not looked at."""
+    ignored = {root / dbt_project.target_path, root / "logs", root / "dbt_packages"}
+    for folder, folders, files in os.walk(root):
+        folders[:] = [f for f in folders if Path(folder, f) not in ignored]
+        if any(Path(folder, f).stat().st_mtime > mtime for f in files if f.endswith(PARSED_SUFFIXES)):
+            return True
+    return False
 
 
 def keep_partial_parse(invocation_target: Path) -> None:

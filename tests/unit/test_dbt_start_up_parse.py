@@ -5,6 +5,7 @@ dagster-dbt copies it from the project's target); a parse never connects, so the
 exist. The parses go to the test's own folders: the project's saved parse is shared with whatever
 else runs dbt meanwhile (a parallel test worker's pipeline runs replace it)."""
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import dagster as dg
 import pytest
 
 from orchestration.assets.transformation import dbt_environment
-from orchestration.resources.dbt import DATABASE_URL_ENV, PARTIAL_PARSE_FILE, dbt_resource, prepare_manifest
+from orchestration.resources.dbt import DATABASE_URL_ENV, PARTIAL_PARSE_FILE, dbt_resource, prepare_manifest, project_changed_after
 
 URL = "postgresql://zmart:password@127.0.0.1:5999/zmart_start_up_parse"  # never connected to
 WINDOW = dg.TimeWindow(datetime(2026, 11, 1, 5, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC))
@@ -43,3 +44,25 @@ def test_the_first_run_after_start_up_skips_parsing(tmp_path: Path, monkeypatch:
         ("PartialParsingEnabled", "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed."),
         ("PartialParsingSkipParsing", "Partial parsing enabled, no changes found, skipping parsing"),
     ]
+
+
+def test_a_project_file_changed_after_the_parse_is_seen_and_dbt_output_is_not(tmp_path: Path) -> None:
+    """ensure_manifest re-parses when this says so: a code location importing over a manifest older
+    than the models would build an asset graph without the models added since."""
+    for name in ("models/marts/fct_x.sql", "models/marts/_x__models.yml", "seeds/weights.csv", "dbt_project.yml",
+                 "target/manifest.json", "target/compiled/zmart/fct_x.sql", "logs/dbt.log", "dbt_packages/p/m.sql"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    parsed = 1_000_000.0
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (parsed - 10, parsed - 10))
+    assert not project_changed_after(tmp_path, parsed)
+    for output in ("target/manifest.json", "target/compiled/zmart/fct_x.sql", "logs/dbt.log", "dbt_packages/p/m.sql"):
+        os.utime(tmp_path / output, (parsed + 10, parsed + 10))
+    assert not project_changed_after(tmp_path, parsed)
+    for source in ("models/marts/_x__models.yml", "seeds/weights.csv", "dbt_project.yml"):
+        os.utime(tmp_path / source, (parsed + 10, parsed + 10))
+        assert project_changed_after(tmp_path, parsed), source
+        os.utime(tmp_path / source, (parsed - 10, parsed - 10))
+    (tmp_path / "models/marts/fct_new.sql").write_text("select 1")  # added now, after the parse
+    assert project_changed_after(tmp_path, parsed)
