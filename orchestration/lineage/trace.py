@@ -12,6 +12,8 @@ declared in its YAML, model-level `meta.lineage.references`:
           - model: int_returns_1h   # before it, so it may use the earlier aliases; negated: true
             alias: a                # turns it into "where no such row exists")
             match: "a.symbol = r.symbol_a and ..."
+    key: [algorithm_version, symbol]   # optional: the columns a traced row is printed by (needed
+                                       # only when the model's tests make two keys unique)
 
 `r` is the row being traced, `u` a row of the upstream model. A row's lineage is its own array
 united with the lineage of every upstream row a reference matches, recursively. Nothing is
@@ -99,8 +101,7 @@ def _check_sql(owner: str, what: str, text: str, aliases: set[str]) -> set[str]:
     return used
 
 
-def _references(name: str, meta: Mapping[str, Any]) -> tuple[Reference, ...]:
-    lineage = meta.get("lineage") or {}
+def _references(name: str, lineage: Mapping[str, Any]) -> tuple[Reference, ...]:
     declared = lineage.get("references") or []
     if not isinstance(declared, list):
         raise LineageError(f"{name}: meta.lineage.references must be a list")
@@ -135,26 +136,41 @@ def _exists(name: str, entry: Mapping[str, Any]) -> Exists:
     return Exists(str(entry["model"]), str(entry["alias"]), str(entry["match"]), entry.get("negated", False))
 
 
-def _unique_tests(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Per model, the columns of its unique_combination_of_columns test, or of a `unique` column test."""
-    found: dict[str, list[str]] = {}
+def _candidate_keys(manifest: Mapping[str, Any]) -> dict[str, list[tuple[str, ...]]]:
+    """Per model, the keys its tests make unique: every unique_combination_of_columns test's
+    columns, else every column with a `unique` test."""
+    combinations: dict[str, list[tuple[str, ...]]] = {}
+    columns: dict[str, list[tuple[str, ...]]] = {}
     for node in manifest["nodes"].values():
         test = node.get("test_metadata") or {}
         if node["resource_type"] != "test" or not node.get("attached_node"):
             continue
         if test.get("name") == "unique_combination_of_columns":
-            found[node["attached_node"]] = list(test["kwargs"]["combination_of_columns"])
+            combinations.setdefault(node["attached_node"], []).append(tuple(test["kwargs"]["combination_of_columns"]))
         elif test.get("name") == "unique" and node.get("column_name"):
-            found.setdefault(node["attached_node"], [node["column_name"]])
-    return found
+            columns.setdefault(node["attached_node"], []).append((node["column_name"],))
+    return {model: combinations.get(model) or columns[model] for model in {*combinations, *columns}}
 
 
-def _key(node: Mapping[str, Any], tests: Mapping[str, list[str]]) -> tuple[str, ...]:
-    """The columns naming a row: unique_key, else the unique_combination_of_columns test's (none: ())."""
+def _key(node: Mapping[str, Any], lineage: Mapping[str, Any], candidates: Mapping[str, list[tuple[str, ...]]]) -> tuple[str, ...]:
+    """The columns naming a row: meta.lineage.key, else unique_key, else the one key its tests make
+    unique (none: ()). Two candidate keys and no declaration is an error: which one the rows are
+    printed by would depend on the manifest's order."""
+    name = node["name"]
+    if "key" in lineage:
+        declared = lineage["key"]
+        documented = set(node.get("columns") or {})
+        if not isinstance(declared, list) or not declared or not all(isinstance(c, str) and c in documented for c in declared):
+            raise LineageError(f"{name}: meta.lineage.key {declared!r} must be a list of the model's documented columns")
+        return tuple(declared)
     unique_key = node["config"].get("unique_key")
     if unique_key:
         return (unique_key,) if isinstance(unique_key, str) else tuple(unique_key)
-    return tuple(tests.get(node["unique_id"], ()))
+    keys = sorted(set(candidates.get(node["unique_id"], ())))
+    if len(keys) > 1:
+        raise LineageError(f"{name}: its tests make {len(keys)} keys unique ({'; '.join(', '.join(k) for k in keys)}): "
+                           "declare the one its rows are printed by as meta.lineage.key")
+    return keys[0] if keys else ()
 
 
 class Lineage:
@@ -164,16 +180,17 @@ class Lineage:
         nodes = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
         # an `exists` may also filter on a seed (e.g. a version's weights)
         self.seeds = {n["name"]: (n["schema"], n["alias"]) for n in manifest["nodes"].values() if n["resource_type"] == "seed"}
-        tests = _unique_tests(manifest)
+        candidates = _candidate_keys(manifest)
         self.models: dict[str, Model] = {}
         for node in nodes:
             columns = set(node.get("columns") or {})
             meta = node.get("config", {}).get("meta") or node.get("meta") or {}
+            lineage = meta.get("lineage") or {}
             self.models[node["name"]] = Model(
                 node["name"], node["schema"], node["alias"],
-                _key(node, tests),
+                _key(node, lineage, candidates),
                 next((c for c in ARRAY_COLUMNS if c in columns), None),
-                _references(node["name"], meta),
+                _references(node["name"], lineage),
                 node["config"].get("materialized", "view"),
             )
         for model in self.models.values():
@@ -233,7 +250,7 @@ def trace_query(lineage: Lineage, name: str, where: str) -> sql.Composed:
     sorted distinct ids of the rows reached (path null when nothing is reached)."""
     root = lineage.model(name)
     if not root.key:
-        raise LineageError(f"{name}: no key to print its rows by (no unique_key and no unique_combination_of_columns test)")
+        raise LineageError(f"{name}: no key to print its rows by (no meta.lineage.key, no unique_key and no unique test)")
     _one_expression(name, "--where", where)
     row = sql.Identifier(ROW_ID)
     keys = sql.SQL(", ").join(sql.SQL("t0.{}").format(sql.Identifier(k)) for k in root.key)

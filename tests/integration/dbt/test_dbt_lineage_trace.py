@@ -345,12 +345,16 @@ def _only_reference(node: dict[str, Any], index: int) -> dict[str, Any]:
     return {**node, "config": {**node["config"], "meta": {"lineage": {"references": [references[index]]}}}}
 
 
-def _with_reference(built: Built, model: str, reference: dict[str, Any]) -> dict[str, Any]:
+def _with_lineage(built: Built, model: str, lineage: dict[str, Any]) -> dict[str, Any]:
     manifest = _manifest(built)
     for node in manifest["nodes"].values():
         if node["name"] == model:
-            node["config"]["meta"] = {"lineage": {"references": [reference]}}
+            node["config"]["meta"] = {"lineage": lineage}
     return manifest
+
+
+def _with_reference(built: Built, model: str, reference: dict[str, Any]) -> dict[str, Any]:
+    return _with_lineage(built, model, {"references": [reference]})
 
 
 def test_every_declared_reference_resolves_and_nothing_is_left_untraced(built: Built) -> None:
@@ -380,6 +384,23 @@ def test_every_declared_reference_resolves_and_nothing_is_left_untraced(built: B
 def test_a_bad_declaration_is_refused_naming_the_model_and_the_rule(built: Built, reference: dict[str, Any], message: str) -> None:
     with pytest.raises(LineageError, match=re.escape(message)):
         Lineage(_with_reference(built, "dim_symbols", reference))
+
+
+def test_a_model_with_two_unique_keys_is_printed_by_its_declared_key(built: Built) -> None:
+    """fct_portfolio_composition's tests make (version, symbol) and (version, position) unique: its
+    YAML names the first; without the declaration the resolver refuses to pick one."""
+    assert built.lineage.model("fct_portfolio_composition").key == ("algorithm_version", "symbol")
+    assert built.lineage.model("stg_portfolio__composition").key == ("evaluation_id", "symbol")
+    [row, *_] = traced(built, "fct_portfolio_composition")
+    assert set(row.key) == {"algorithm_version", "symbol"}
+    undeclared = _with_lineage(built, "fct_portfolio_composition", {})
+    with pytest.raises(LineageError, match=re.escape(
+            "fct_portfolio_composition: its tests make 2 keys unique (algorithm_version, position; algorithm_version, symbol): "
+            "declare the one its rows are printed by as meta.lineage.key")):
+        Lineage(undeclared)
+    for bad in (["algorithm_version", "nowhere"], [], "symbol"):
+        with pytest.raises(LineageError, match=re.escape(f"fct_portfolio_composition: meta.lineage.key {bad!r} must be a list of the model's documented columns")):
+            Lineage(_with_lineage(built, "fct_portfolio_composition", {"key": bad}))
 
 
 def test_a_where_predicate_cannot_write(built: Built) -> None:
