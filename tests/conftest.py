@@ -38,16 +38,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not config.pluginmanager.hasplugin("xdist"):
         return (yield)
     group: dict[str, str] = {}
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
+    for item in items:  # item.id.path: the module's path, from the structured id
         shared = [name for name in SHARED_BUILDS if name in getattr(item, "fixturenames", ())]
-        group[module] = shared[0] if shared else group.get(module, module)
+        group[item.id.path] = shared[0] if shared else group.get(item.id.path, item.id.path)
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::", 1)[0]]))
+        item.add_marker(pytest.mark.xdist_group(group[item.id.path]))
     result = yield
     if hasattr(config, "workerinput") and config.getvalue("loadgroup"):
         for item in items:
-            suffix = f"@{group[item.nodeid.split('::', 1)[0]]}"
+            suffix = f"@{group[item.id.path]}"
             if not item.nodeid.endswith(suffix):
                 item._id = NodeId.parse(item.nodeid + suffix)  # noqa: SLF001 (see the docstring)
     return result
