@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,16 @@ def migrated_database(cluster: EmbeddedPostgres, prefix: str) -> str:
     url = cluster.url(name)
     apply_migrations(url)
     return url
+
+
+def settle(cluster: EmbeddedPostgres, database: str) -> float:
+    """VACUUM (ANALYZE) every table of ``database``, what autovacuum does within minutes of a bulk
+    load; its seconds. Without it an increment timed right after a full build shares the machine
+    with autovacuum working through that build's rows, the more of them the longer the history."""
+    began = time.perf_counter()
+    with psycopg.connect(cluster.superuser_url(database), autocommit=True) as conn:
+        conn.execute("vacuum (analyze)")
+    return time.perf_counter() - began
 
 
 def server_version(url: str) -> str:

@@ -49,7 +49,7 @@ from rich.console import Console
 from bench import report
 from bench.cluster import migrated_database, scratch_cluster, server_pid, server_version
 from bench.dbt import PORTFOLIO_SELECTION, DbtInvocation, run_market_models
-from bench.incremental_hour import DEFAULT_END, HistoryResult, Increment, measure_increment
+from bench.incremental_hour import DEFAULT_END, HistoryResult, Increment, measure_increment, settle_line, settled
 from bench.machine import load_average, this_machine
 from bench.memory import PeakSampler, Peaks
 from bench.workload import SNAPSHOT_DELAY, LoadStats, SimulatedMarket, load_candles
@@ -260,7 +260,7 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
 
         progress(f"(c) the {config.other_days}-day history: snapshots through the ingestion, candles COPYed in process, full dbt build")
         other = other_history(other_url, exchange, market, symbols, config, work_dir / "other")
-    cases = {config.days: _history(config.days, url, config, ingest, market_build), config.other_days: other}
+    cases = {h.days: h for h in settled(cluster, [_history(config.days, url, config, ingest, market_build), other], progress)}
     increments: dict[int, list[Increment]] = defaultdict(list)
     for k in range(config.increments):  # hour k of both histories back to back: they share the machine's load
         for days, case in sorted(cases.items()):
@@ -595,6 +595,7 @@ def markdown(result: Result) -> str:
         f"1-minute candles ending {c.end:%Y-%m-%d %H:%M} UTC ({i.candle_rows:,} rows); portfolio manager over the last {c.portfolio_hours} "
         f"hours ({result.evaluations_formed} evaluations formed); {c.increments} hourly increments on top of {c.compare_days[0]} and "
         f"{c.compare_days[1]} days of history.",
+        f"- (c): {settle_line(result.histories)}",
         f"- Ingest: {i.contract_rows:,} contract and {i.ticker_rows:,} ticker rows ({i.contracts_seconds:.1f} s, {i.tickers_seconds:.1f} s), "
         f"then the candles ({i.candles_seconds:.1f} s, {i.requests:,} HTTP requests of 200 candles to the simulator on loopback); of which "
         f"in the loader's transactions: {loader}.",

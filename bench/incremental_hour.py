@@ -30,7 +30,7 @@ import psycopg
 from rich.console import Console
 
 from bench import report
-from bench.cluster import migrated_database, scratch_cluster, server_version
+from bench.cluster import migrated_database, scratch_cluster, server_version, settle
 from bench.dbt import DbtInvocation, run_market_models
 from bench.machine import load_average, this_machine
 from bench.workload import SNAPSHOT_DELAY, LoadStats, SimulatedMarket, load_candles, load_contracts_snapshot
@@ -109,6 +109,7 @@ class HistoryResult:
     history_load: LoadStats
     full_build: DbtInvocation
     increments: tuple[Increment, ...]
+    settle_seconds: float = 0.0  # VACUUM (ANALYZE) of the database between its full build and the increments
 
     @property
     def median_build_seconds(self) -> float:
@@ -160,6 +161,7 @@ def run(config: Config, cluster: EmbeddedPostgres, work_dir: Path, command: str 
         build_history(migrated_database(cluster, f"bench_{days}d"), market, symbols, days, config, work_dir, progress)
         for days in sorted(config.days)
     ]
+    cases = settled(cluster, cases, progress)
     increments: dict[int, list[Increment]] = {case.days: [] for case in cases}
     for k in range(config.increments):
         for case in cases:
@@ -185,6 +187,16 @@ def build_history(
     full = run_market_models("build", url, work_dir / f"{days}d", start, end)
     progress(f"{days} d: full build {full.wall_seconds:.1f} s")
     return HistoryResult(days, url.rsplit("/", 1)[-1], start, end, raw_rows, loaded, full, ())
+
+
+def settled(cluster: EmbeddedPostgres, histories: Sequence[HistoryResult], progress: Progress) -> list[HistoryResult]:
+    """Each history's database vacuumed and analyzed (bench.cluster.settle), with the seconds it took."""
+    done = []
+    for history in histories:
+        seconds = settle(cluster, history.database)
+        progress(f"{history.days} d: VACUUM (ANALYZE) {seconds:.1f} s")
+        done.append(replace(history, settle_seconds=seconds))
+    return done
 
 
 def measure_increment(
@@ -293,6 +305,7 @@ def markdown(result: BenchmarkResult) -> str:
         *result.provenance(),
         f"- Workload: the {c.symbols} most traded simulated contracts (seed {c.seed}), history ending {c.end:%Y-%m-%d %H:%M} UTC, "
         f"kline_gap {c.kline_gap}; {c.increments} consecutive one-hour increments after each history.",
+        f"- {settle_line(result.histories)}",
         f"- dbt {result.histories[0].full_build.dbt_version}; wall seconds of the dbt process (start-up and the parse included: "
         "partial, from the previous invocation's saved parse, as in every hourly Dagster run); dbt execution is run_results.json's elapsed time.",
         "",
@@ -301,6 +314,13 @@ def markdown(result: BenchmarkResult) -> str:
         *conclusions(result),
     ]
     return "\n".join(lines)
+
+
+def settle_line(histories: Sequence[HistoryResult]) -> str:
+    """How the databases were settled before the timed hours (bench.cluster.settle)."""
+    each = ", ".join(f"{h.settle_seconds:.1f} s at {h.days} d" for h in histories)
+    return (f"Between the full builds and the first timed hour every database was vacuumed and analyzed ({each}), the state "
+            "autovacuum reaches minutes after a bulk load, so that no timed hour shares the machine with autovacuum.")
 
 
 def write_results(result: BenchmarkResult, results_dir: Path, docs_file: Path | None) -> Path:

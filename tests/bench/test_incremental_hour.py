@@ -106,6 +106,26 @@ def test_every_timed_hour_is_in_the_hourly_bars(result: BenchmarkResult, pg_clus
 
 
 @pytest.mark.scale
+def test_every_database_was_vacuumed_and_analyzed_before_its_timed_hours(result: BenchmarkResult, pg_cluster: EmbeddedPostgres) -> None:
+    for history in result.histories:
+        assert history.settle_seconds > 0
+        # last_vacuum / last_analyze are set by a manual VACUUM (ANALYZE), never by autovacuum. Checked:
+        # the raw tables no later run re-creates, and the candle partition of the history's first
+        # day (the increments' days get partitions of their own, created after the vacuum).
+        tables = fetch(
+            pg_cluster, history,
+            "select c.oid::regclass::text, s.last_vacuum is not null and s.last_analyze is not null from pg_class as c "
+            "join pg_namespace as n on n.oid = c.relnamespace join pg_stat_user_tables as s on s.relid = c.oid "
+            "where n.nspname = 'raw' and c.relkind = 'r' and (not c.relispartition "
+            "or c.oid = (select tableoid from raw.candles_1m where open_time = %s limit 1)) order by 1",
+            (history.history_start,),
+        )
+        assert sum(name.startswith("raw.candles_1m") for name, _ in tables) == 1 and len(tables) > 1
+        unsettled = [name for name, vacuumed in tables if not vacuumed]
+        assert unsettled == []
+
+
+@pytest.mark.scale
 def test_the_result_times_every_increment_of_the_market_models(result: BenchmarkResult) -> None:
     assert [h.days for h in result.histories] == sorted(CONFIG.days)
     assert len(result.symbols) == CONFIG.symbols
@@ -136,6 +156,7 @@ def test_the_result_is_written_as_json_and_markdown(result: BenchmarkResult, tmp
     text = docs.read_text()
     assert text.count("<!-- incremental_hour: end -->") == 1 and "kept" in text
     assert all(f"| {h.days} d | {h.raw_rows:,} |" in text for h in result.histories)
+    assert all(f"{h.settle_seconds:.1f} s at {h.days} d" in text for h in result.histories)
 
 
 @pytest.mark.parametrize(
