@@ -27,8 +27,8 @@
 -- A pair has a row on a day with at least one common 1-hour return. An hourly window rebuilds the
 -- whole UTC day it falls in (macros/window.sql, bucket_window_*), from all its hours, so the current
 -- day is rewritten every hour (is_complete false until the day is over). An incremental run
--- continues each pair's sums from its last row before the window (two index probes per pair);
--- windows must be built in time order.
+-- continues each pair's sums from its last row before the window (the last built day's rows, an
+-- index range; two index probes per pair that has none that day); windows must be built in time order.
 --
 -- Cost: the pairs of a day are formed once, not once per hour: each contract's day is a vector of
 -- 24 returns (null where it has none), the vectors of a day are self-joined on the day (n(n - 1) / 2
@@ -107,10 +107,21 @@ window_pairs as (
     )
 ),
 
+last_day_rows as (
+    -- the rows of this model's last day before the window: nearly every pair's state to carry on,
+    -- read as one range of the bucket_start index, whatever the history's length (one probe per
+    -- pair into the unique index, which holds every day of every pair, costs more the longer the
+    -- history: 2.2 s at 7 days against 3.1 s at 30 for 124,750 pairs, 0.1 to 0.4 s for the range)
+    select stored.symbol_a, stored.symbol_b, stored.cum_{{ sums | join(", stored.cum_") }}
+    from {{ this }} as stored
+    where stored.bucket_start = (select max(bucket_start) from {{ this }} where bucket_start < {{ bucket_window_start(day) }})
+),
+
 carried_state as (
-    -- each pair's row at its last day before the window (none for a pair new in the window): the
-    -- day is a max() over the unique index, the row is then fetched by its key: probes per pair,
-    -- never a scan of the table
+    -- each pair's row at its last day before the window (none for a pair new in the window): from
+    -- the last day's rows, else (a pair without a common return that day) found by two index probes
+    select * from last_day_rows
+    union all
     select window_pairs.symbol_a, window_pairs.symbol_b, stored.*
     from window_pairs
     cross join lateral (
@@ -127,6 +138,11 @@ carried_state as (
           )
         offset 0  -- keeps the subquery a per-pair probe (not flattened into a join of the table)
     ) as stored
+    where not exists (
+        select from last_day_rows
+        where last_day_rows.symbol_a = window_pairs.symbol_a
+          and last_day_rows.symbol_b = window_pairs.symbol_b
+    )
 ){% endif %}
 
 select

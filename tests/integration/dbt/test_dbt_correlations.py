@@ -235,3 +235,25 @@ def test_a_window_whose_previous_day_was_never_built_is_refused(url: str, tmp_pa
     result = dbt.run("run", "--select", MODELS[0], dbt_vars=dbt_vars(TWO_DAYS, hour(50), hour(51)), check=False)
     assert result.returncode != 0
     assert "int_return_comoments_1d: int_returns_1h has bars on the day before the window" in result.stdout
+
+
+def test_a_pair_without_a_common_return_on_the_last_built_day_carries_its_earlier_sums(
+    synthetic_built: BuiltDatabase[synthetic.Synthetic], tmp_path: Path,
+) -> None:
+    """A contract without returns on day 1 (halted), back on day 2: its pairs have no row on the
+    last day built before an hour of day 2, so their sums continue from day 0's rows (the per-pair
+    probes), not from zero."""
+    url = synthetic_built.clone()[0]  # its own copy: int_returns_1h is changed below
+    (halted,) = fetch(url, "select symbol from intermediate.int_returns_1h group by symbol order by count(*) desc, symbol limit 1")[0]
+    fetch(
+        url, "delete from intermediate.int_returns_1h where symbol = %s and bucket_start >= %s and bucket_start < %s returning 1",
+        (halted, hour(24), hour(48)),
+    )
+    dbt = Dbt(url, tmp_path)
+    dbt.run("run", "--full-refresh", "--select", MODELS[0], dbt_vars=dbt_vars(TWO_DAYS, hour(0), hour(48)))
+    on_day = "select count(*) from intermediate.int_return_comoments_1d where bucket_start = %s and %s in (symbol_a, symbol_b)"
+    assert fetch(url, on_day, (hour(24), halted))[0][0] == 0 < fetch(url, on_day, (hour(0), halted))[0][0]
+    for start in (48, 49):
+        dbt.run("run", "--select", MODELS[0], dbt_vars=dbt_vars(TWO_DAYS, hour(start), hour(start + 1)))
+    assert fetch(url, on_day, (hour(48), halted))[0][0] > 0
+    assert_comoments_exact(url, hourly_returns(url))  # day 2 rebuilt from all its hours in int_returns_1h
