@@ -51,7 +51,7 @@ def build_site(url: str, out_dir: Path, start: datetime) -> DocsSite:
     not_evaluated: dict[str, str] = {}
     for spec in all_suites(start, start + HOUR):
         try:
-            results.extend(run_suites(url, [spec], context))
+            results.extend(run_suites(url, [spec], context, details=True))
         except GateError as error:  # stored as an errored validation, shown as such in the site
             not_evaluated[spec.name] = str(error)
     sites = context.build_data_docs()
