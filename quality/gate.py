@@ -104,7 +104,7 @@ def run_suite(database_url: str, spec: SuiteSpec) -> GateResult:
 def run_suites(
     database_url: str, specs: Sequence[SuiteSpec], context: AbstractDataContext | None = None, *, details: bool = False,
 ) -> list[GateResult]:
-    """Validate each suite through its own GX checkpoint, all in one context (one datasource for a layer).
+    """Validate each suite through its own GX checkpoint, all in one context.
 
     A suite is validated for success first (GX's BOOLEAN_ONLY results: only the counts that decide
     each expectation) and again, in full (COMPLETE: the flagged keys and rows), for the
@@ -118,17 +118,33 @@ def run_suites(
     if context is None:
         context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # Each validation materialises its batch query once as a temporary table (GX's create_temp_table):
-    # every expectation then reads that one snapshot, and GX reads the batch's columns from the
-    # catalog. Without it GX runs the bare query to learn its columns and holds the whole result:
-    # 5.3 GiB for the 21.6M candles of a 30-day window of 500 contracts (docs/benchmarks.md).
-    datasource = context.data_sources.add_or_update_postgres(
-        "warehouse", connection_string=_sqlalchemy_url(database_url), create_temp_table=True
-    )
+    datasources: dict[bool, Any] = {}
     try:
-        return [_validate(context, datasource, spec, details) for spec in specs]
+        return [_validate(context, _datasource(context, database_url, _materialised(spec), datasources), spec, details) for spec in specs]
     finally:
-        datasource.get_execution_engine().engine.dispose()  # the pooled sessions, and the temporary tables with them
+        for datasource in datasources.values():
+            datasource.get_execution_engine().engine.dispose()  # the pooled sessions, and the temporary tables with them
+
+
+def _materialised(spec: SuiteSpec) -> bool:
+    """Whether the batch is materialised as a temporary table (GX's create_temp_table).
+
+    Materialised, every expectation reads one snapshot of the batch and GX reads its columns from
+    the catalog; otherwise GX runs the bare batch query to learn its columns and holds the whole
+    result: 5.3 GiB for the 21.6M candles of a 30-day window of 500 contracts (docs/benchmarks.md).
+    A suite of unexpected-rows queries only reads the batch through them and never asks for its
+    columns: a copy would only cost its writing (13.3 s for those candles).
+    """
+    return not all(isinstance(e, gx.expectations.UnexpectedRowsExpectation) for e in spec.expectations)
+
+
+def _datasource(context: AbstractDataContext, database_url: str, materialised: bool, datasources: dict[bool, Any]) -> Any:
+    if materialised not in datasources:
+        datasources[materialised] = context.data_sources.add_or_update_postgres(
+            "warehouse" if materialised else "warehouse_queries",
+            connection_string=_sqlalchemy_url(database_url), create_temp_table=materialised,
+        )
+    return datasources[materialised]
 
 
 def _validate(context: AbstractDataContext, datasource: Any, spec: SuiteSpec, details: bool) -> GateResult:

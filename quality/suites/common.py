@@ -7,16 +7,24 @@ from collections.abc import Sequence
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
+from quality.gate import unexpected_rows
+
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
 def key_expectations(key_columns: Sequence[str]) -> list[Expectation]:
-    """Every key column present, and the key unique within the batch."""
+    """Every key column present, and the key unique within the batch.
+
+    Uniqueness is one grouping of the batch by its key, listing each repeated key with its copies:
+    GX's ExpectCompoundColumnsToBeUnique joins every row back to its key's count, 86.6 s against
+    9.8 s for the 21.6M candles of a 30-day window of 500 contracts (docs/benchmarks.md).
+    """
     expect = gx.expectations
-    unique = (
-        expect.ExpectColumnValuesToBeUnique(column=key_columns[0], meta={"rule": "key_unique"})
-        if len(key_columns) == 1  # GX's compound form needs two columns
-        else expect.ExpectCompoundColumnsToBeUnique(column_list=list(key_columns), meta={"rule": "key_unique"})
+    keys = ", ".join(key_columns)
+    unique = unexpected_rows(
+        "key_unique",
+        f"The key ({keys}) is unique within the batch.",
+        f"select {keys}, count(*) as copies from {{batch}} group by {keys} having count(*) > 1",
     )
     return [*(expect.ExpectColumnValuesToNotBeNull(column=c, meta={"rule": f"{c}_not_null"}) for c in key_columns), unique]
 

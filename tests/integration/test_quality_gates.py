@@ -164,6 +164,14 @@ def test_a_gate_reads_its_batch_once_into_a_temporary_table_and_leaves_none_behi
     # once for the success pass over all 20 expectations, once for the full pass over the one that failed
     assert sum(s.startswith("CREATE TEMPORARY TABLE") and s.endswith(batch) for s in statements) == 2
 
+    # a suite of unexpected-rows queries reads the batch through them only: no copy, no bare read
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+        assert run_suite(url, raw_candles.completeness_suite(HOUR_START, HOUR_START + timedelta(hours=1))).success
+    statements = [" ".join(r.getMessage().split()) for r in caplog.records]
+    assert not any(s.startswith("CREATE TEMPORARY TABLE") or s == batch for s in statements)
+    assert any("minute" in s for s in statements)  # the query did run
+
     def temporary_tables() -> int:
         with psycopg.connect(url) as conn:
             row = conn.execute("select count(*) from pg_class where relpersistence = 't' and relname like 'gx_temp_%%'").fetchone()
@@ -173,3 +181,17 @@ def test_a_gate_reads_its_batch_once_into_a_temporary_table_and_leaves_none_behi
     while temporary_tables() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert temporary_tables() == 0
+
+
+def test_a_repeated_key_is_flagged_once_with_its_copies(url: str) -> None:
+    spec = SuiteSpec(
+        name="keys",
+        batch_query="select k, v, x from (values (1, 'a', 0.5), (1, 'a', 0.7), (1, 'b', 0.1), (2, 'b', 0.2), (2, 'b', 0.3), (2, 'b', 0.4)) as t(k, v, x)",
+        expectations=key_expectations(("k", "v")),
+        key_columns=("k", "v"),
+    )
+    result = run_suite(url, spec)
+    assert [o.rule for o in result.failed] == ["key_unique"]
+    (outcome,) = result.failed
+    assert outcome.unexpected_count == 2
+    assert sorted((r["k"], r["v"], r["copies"]) for r in outcome.unexpected_rows) == [(1, "a", 2), (2, "b", 3)]
