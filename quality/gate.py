@@ -118,9 +118,15 @@ def run_suites(
     if context is None:
         context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasources: dict[bool, Any] = {}
+    datasources = {
+        materialised: context.data_sources.add_or_update_postgres(
+            "warehouse" if materialised else "warehouse_queries",
+            connection_string=_sqlalchemy_url(database_url), create_temp_table=materialised,
+        )
+        for materialised in {_materialised(spec) for spec in specs}
+    }
     try:
-        return [_validate(context, _datasource(context, database_url, _materialised(spec), datasources), spec, details) for spec in specs]
+        return [_validate(context, datasources[_materialised(spec)], spec, details) for spec in specs]
     finally:
         for datasource in datasources.values():
             datasource.get_execution_engine().engine.dispose()  # the pooled sessions, and the temporary tables with them
@@ -136,15 +142,6 @@ def _materialised(spec: SuiteSpec) -> bool:
     columns: a copy would only cost its writing (13.3 s for those candles).
     """
     return not all(isinstance(e, gx.expectations.UnexpectedRowsExpectation) for e in spec.expectations)
-
-
-def _datasource(context: AbstractDataContext, database_url: str, materialised: bool, datasources: dict[bool, Any]) -> Any:
-    if materialised not in datasources:
-        datasources[materialised] = context.data_sources.add_or_update_postgres(
-            "warehouse" if materialised else "warehouse_queries",
-            connection_string=_sqlalchemy_url(database_url), create_temp_table=materialised,
-        )
-    return datasources[materialised]
 
 
 def _validate(context: AbstractDataContext, datasource: Any, spec: SuiteSpec, details: bool) -> GateResult:

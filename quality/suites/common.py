@@ -17,7 +17,8 @@ def key_expectations(key_columns: Sequence[str]) -> list[Expectation]:
 
     Uniqueness is one grouping of the batch by its key, listing each repeated key with its copies:
     GX's ExpectCompoundColumnsToBeUnique joins every row back to its key's count, 86.6 s against
-    9.8 s for the 21.6M candles of a 30-day window of 500 contracts (docs/benchmarks.md).
+    67.4 s (the query, run twice by GX) for the 21.6M candles of a 30-day window of 500 contracts
+    (docs/benchmarks.md).
     """
     expect = gx.expectations
     keys = ", ".join(key_columns)
