@@ -58,6 +58,25 @@ def test_the_database_refuses_a_portfolio_that_breaks_the_rules(url: str, outcom
         assert conn.execute("select count(*) from portfolio.evaluations").fetchone() == (0,)  # nothing half-written
 
 
+@pytest.mark.parametrize(
+    ("statement", "constraint"),
+    [
+        ("insert into raw.candles_1m (symbol, open_time, open, high, low, close, volume, batch_id) "
+         "values ('XBTUSDTM', %(at)s + interval '30 seconds', 100, 101, 99, 100.5, 5, 1)", "candles_1m_open_time_whole_minute_ck"),
+        ("insert into raw.load_batch_symbols (batch_id, symbol, span_start, span_end, rows_fetched) "
+         "values (%(batch)s, 'XBTUSDTM', %(at)s, %(at)s + interval '90 seconds', 0)", "load_batch_symbols_span_whole_minutes_ck"),
+    ],
+)
+def test_the_database_refuses_candle_times_off_the_whole_minute(url: str, statement: str, constraint: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("select raw.ensure_partitions('raw.candles_1m', %s, %s, '1 day')", (HOUR_START, HOUR_START + timedelta(hours=1)))
+        row = conn.execute("insert into raw.load_batches (asset, source) values ('kucoin_candles_1m', 'test') returning batch_id").fetchone()
+        assert row is not None
+        conn.commit()
+        with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+            conn.execute(statement, {"at": HOUR_START, "batch": row[0]})
+
+
 def test_not_formed_is_only_accepted_before_the_first_portfolio(url: str) -> None:
     with psycopg.connect(url) as conn:
         with conn.transaction():
@@ -118,6 +137,54 @@ def test_the_raw_candle_suite_flags_each_broken_row_by_rule(url: str) -> None:
     assert flagged == {
         "high_gte_low": [3], "high_gte_open": [3], "high_gte_close": [3], "volume_non_negative": [7], "low_lte_open": [9],
     }
+
+
+def test_every_requested_minute_is_accounted_for_whether_its_hour_is_whole_or_not(url: str) -> None:
+    """The minute rules count whole hours and list the minutes of the others: a minute lost in an
+    otherwise stored hour, and one lost in an hour only half requested whose stored candles
+    number the requested half (one of them outside it), are both found."""
+    def minutes(first: int, last: int, *, leaving: tuple[int, ...] = ()) -> list[int]:
+        return [m for m in range(first, last) if m not in leaving]
+
+    stored = {
+        "ETHUSDTM": minutes(0, 180),
+        # hour 1: minute 65 lost, 67 not served, 69 refused at load; hour 2 (requested until
+        # 150): minute 120 lost, 30 candles stored in the hour of which 160 is outside the request
+        "XBTUSDTM": minutes(0, 60) + minutes(60, 120, leaving=(65, 67, 69)) + minutes(121, 150) + [160],
+    }
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("select raw.ensure_partitions('raw.candles_1m', %s, %s, '1 day')", (HOUR_START, HOUR_START + timedelta(hours=3)))
+        row = conn.execute(
+            "insert into raw.load_batches (asset, window_start, window_end, source, status) "
+            "values ('kucoin_candles_1m', %s, %s, 'test', 'succeeded') returning batch_id",
+            (HOUR_START, HOUR_START + timedelta(hours=3)),
+        ).fetchone()
+        assert row is not None
+        batch_id = row[0]
+        for symbol, until in (("ETHUSDTM", 180), ("XBTUSDTM", 150)):
+            conn.execute(
+                "insert into raw.load_batch_symbols (batch_id, symbol, span_start, span_end, rows_fetched) values (%s, %s, %s, %s, %s)",
+                (batch_id, symbol, HOUR_START, HOUR_START + timedelta(minutes=until), len(stored[symbol])),
+            )
+        with conn.cursor().copy("copy raw.candles_1m (symbol, open_time, open, high, low, close, volume, batch_id) from stdin") as copy:
+            for symbol, kept in stored.items():
+                for m in kept:
+                    copy.write_row((symbol, HOUR_START + timedelta(minutes=m), 100, 101, 99, 100.5, 5, batch_id))
+        conn.execute("insert into raw.load_batch_gaps values (%s, 'XBTUSDTM', %s)", (batch_id, HOUR_START + timedelta(minutes=67)))
+        conn.execute(
+            "insert into quarantine.candles_1m (batch_id, stage, rule, symbol, open_time, record) values (%s, 'load', 'non_finite_value', 'XBTUSDTM', %s, '{}')",
+            (batch_id, HOUR_START + timedelta(minutes=69)),
+        )
+    window = (HOUR_START, HOUR_START + timedelta(hours=3))
+
+    result = run_suite(url, raw_candles.suite(*window))
+    assert [o.rule for o in result.failed] == ["minutes_accounted_for"]
+    (lost,) = result.failed
+    assert sorted((r["symbol"], r["minute"]) for r in lost.unexpected_rows) == [
+        ("XBTUSDTM", HOUR_START + timedelta(minutes=65)), ("XBTUSDTM", HOUR_START + timedelta(minutes=120)),
+    ]
+    (incomplete,) = run_suite(url, raw_candles.completeness_suite(*window)).failed
+    assert [(r["symbol"], r["missing_minutes"]) for r in incomplete.unexpected_rows] == [("XBTUSDTM", 4)]
 
 
 def test_an_expectation_that_cannot_run_is_an_error_not_a_verdict(url: str) -> None:
