@@ -21,6 +21,12 @@
 -- (the minute ends after listed_at and starts before expires_at, from marts.dim_symbols; a
 -- contract the symbol master does not know is taken as listed). A minute is present when
 -- raw.candles_1m stores it (after the GX gate: a gate-quarantined minute is missing).
+--
+-- Counted by the hour, listed by the minute only where needed: an hour wholly requested and
+-- listed that stores 60 candles of the symbol has all of its 60 minutes (primary key (symbol,
+-- open_time), open times and spans on whole minutes: migration V0012) and no gap. Only the other
+-- hours' minutes are generated and looked up, so a day of complete hours reads its stored candles
+-- once (at 500 contracts x 30 days, instead of 21.6M generated minutes joined to 21.6M stored).
 
 with requested_loads as (
     -- the succeeded candle loads' per-symbol spans that reach into the window's days
@@ -46,17 +52,24 @@ requested_spans as (
     group by symbol
 ),
 
-expected_minutes as (
-    select requested_spans.symbol, minute
+requested_hours as (
+    -- each requested span cut at the UTC hours, with the symbol's listing
+    select
+        requested_spans.symbol,
+        hour_start,
+        requested_spans.span * tstzrange(hour_start, hour_start + interval '1 hour') as requested_part,
+        symbols.listed_at,
+        symbols.expires_at
     from requested_spans
-    cross join lateral generate_series(lower(requested_spans.span), upper(requested_spans.span) - interval '1 minute', interval '1 minute') as minute
+    cross join lateral generate_series(
+        {{ bucket_of("lower(requested_spans.span)", "1 hour") }}, upper(requested_spans.span) - interval '1 minute', interval '1 hour'
+    ) as hour_start
     left join {{ ref("dim_symbols") }} as symbols
         on symbols.symbol = requested_spans.symbol
-    where (symbols.listed_at is null or minute + interval '1 minute' > symbols.listed_at)
-        and (symbols.expires_at is null or minute < symbols.expires_at)
 ),
 
-stored_minutes as (
+stored_minutes as not materialized (
+    -- inlined where read: each reader gets its own plan (a scan of the window, or key lookups)
     select
         candles.symbol,
         candles.open_time as minute,
@@ -69,13 +82,63 @@ stored_minutes as (
     where {{ in_bucket_window("candles.open_time", 86400) }}
 ),
 
+stored_hours as (
+    select symbol, {{ bucket_of("minute", "1 hour") }} as hour_start, count(*) as minutes
+    from stored_minutes
+    group by 1, 2
+),
+
+requested_hour_coverage as (
+    select
+        requested_hours.symbol,
+        requested_hours.hour_start,
+        requested_hours.requested_part,
+        requested_hours.listed_at,
+        requested_hours.expires_at,
+        -- all 60 minutes requested, listed (each ends after listed_at and starts before
+        -- expires_at) and stored
+        upper(requested_hours.requested_part) - lower(requested_hours.requested_part) = interval '1 hour'
+        and (requested_hours.listed_at is null or requested_hours.hour_start + interval '1 minute' > requested_hours.listed_at)
+        and (requested_hours.expires_at is null or requested_hours.hour_start + interval '59 minutes' < requested_hours.expires_at)
+        and coalesce(stored_hours.minutes, 0) = 60 as is_whole_hour
+    from requested_hours
+    left join stored_hours
+        on stored_hours.symbol = requested_hours.symbol
+        and stored_hours.hour_start = requested_hours.hour_start
+),
+
+expected_minutes as (
+    -- the expected minutes of the hours that are not whole, each with whether it is stored
+    select hours.symbol, requested.minute, stored_minutes.minute is not null as is_stored
+    from requested_hour_coverage as hours
+    cross join lateral generate_series(
+        lower(hours.requested_part), upper(hours.requested_part) - interval '1 minute', interval '1 minute'
+    ) as requested (minute)
+    left join stored_minutes
+        on stored_minutes.symbol = hours.symbol
+        and stored_minutes.minute = requested.minute
+    where not hours.is_whole_hour
+        and (hours.listed_at is null or requested.minute + interval '1 minute' > hours.listed_at)
+        and (hours.expires_at is null or requested.minute < hours.expires_at)
+),
+
+expected_days as (
+    select symbol, day, sum(minutes) as minutes, sum(present) as present
+    from (
+        select symbol, date_trunc('day', hour_start, 'UTC') as day, 60 as minutes, 60 as present
+        from requested_hour_coverage
+        where is_whole_hour
+        union all
+        select symbol, date_trunc('day', minute, 'UTC'), 1, is_stored::integer
+        from expected_minutes
+    ) as expected_parts
+    group by symbol, day
+),
+
 missing_minutes as (
     select symbol, date_trunc('day', minute, 'UTC') as day, minute
     from expected_minutes
-    where not exists (
-        select 1 from stored_minutes
-        where stored_minutes.symbol = expected_minutes.symbol and stored_minutes.minute = expected_minutes.minute
-    )
+    where not is_stored
 ),
 
 gaps as (
@@ -87,6 +150,24 @@ gaps as (
         from missing_minutes
     ) as runs
     group by symbol, day, run_key
+),
+
+gap_summary as (
+    select symbol, day, count(*) as gap_count, max(gap_minutes) as longest_gap_minutes
+    from gaps
+    group by symbol, day
+),
+
+stored_days as (
+    select
+        symbol,
+        date_trunc('day', minute, 'UTC') as day,
+        count(*) as minutes,
+        percentile_cont(0.5) within group (order by latency_seconds) as latency_p50_seconds,
+        max(latency_seconds)::double precision as latency_max_seconds,
+        array_agg(distinct batch_id) as batch_ids
+    from stored_minutes
+    group by 1, 2
 ),
 
 quarantined_records as (
@@ -101,10 +182,21 @@ quarantined as (
     group by symbol, day, rule
 ),
 
+quarantine_summary as (
+    select
+        symbol,
+        day,
+        sum(records) filter (where rule = 'duplicate_key') as duplicate_records,
+        sum(records) as quarantined_records,
+        jsonb_object_agg(rule, records order by rule) as quarantined_by_rule
+    from quarantined
+    group by symbol, day
+),
+
 symbol_days as (
-    select symbol, date_trunc('day', minute, 'UTC') as day from expected_minutes
+    select symbol, day from expected_days
     union
-    select symbol, date_trunc('day', minute, 'UTC') from stored_minutes
+    select symbol, day from stored_days
     union
     select symbol, day from quarantined
 ),
@@ -118,7 +210,7 @@ day_batches as (
         and requested_loads.span_start < symbol_days.day + interval '1 day'
         and requested_loads.span_end > symbol_days.day
     union
-    select symbol, date_trunc('day', minute, 'UTC'), batch_id from stored_minutes
+    select symbol, day, unnest(batch_ids) from stored_days
     union
     select symbol, day, batch_id from quarantined_records where batch_id is not null
 ),
@@ -127,66 +219,32 @@ day_lineage as (
     select symbol, day, array_agg(batch_id order by batch_id) as input_batch_ids
     from day_batches
     group by symbol, day
-),
-
-quarantine_summary as (
-    select
-        symbol,
-        day,
-        sum(records) filter (where rule = 'duplicate_key') as duplicate_records,
-        sum(records) as quarantined_records,
-        jsonb_object_agg(rule, records order by rule) as quarantined_by_rule
-    from quarantined
-    group by symbol, day
 )
 
 select
     symbol_days.symbol,
     symbol_days.day,
-    coalesce(expected.minutes, 0)::integer as minutes_expected,
-    coalesce(expected.present, 0)::integer as minutes_present,
-    coalesce(stored.minutes, 0)::integer as minutes_stored,
-    expected.present::double precision / nullif(expected.minutes, 0) as completeness,
+    coalesce(expected_days.minutes, 0)::integer as minutes_expected,
+    coalesce(expected_days.present, 0)::integer as minutes_present,
+    coalesce(stored_days.minutes, 0)::integer as minutes_stored,
+    expected_days.present::double precision / nullif(expected_days.minutes, 0) as completeness,
     coalesce(gap_summary.gap_count, 0)::integer as gap_count,
     coalesce(gap_summary.longest_gap_minutes, 0)::integer as longest_gap_minutes,
     coalesce(quarantine_summary.duplicate_records, 0)::integer as duplicate_records,
     coalesce(quarantine_summary.quarantined_records, 0)::integer as quarantined_records,
     coalesce(quarantine_summary.quarantined_by_rule, '{}'::jsonb) as quarantined_by_rule,
-    stored.latency_p50_seconds,
-    stored.latency_max_seconds,
+    stored_days.latency_p50_seconds,
+    stored_days.latency_max_seconds,
     coalesce(day_lineage.input_batch_ids, '{}'::bigint[]) as input_batch_ids
 from symbol_days
-left join (
-    select
-        expected_minutes.symbol,
-        date_trunc('day', expected_minutes.minute, 'UTC') as day,
-        count(*) as minutes,
-        count(stored_minutes.minute) as present
-    from expected_minutes
-    left join stored_minutes
-        on stored_minutes.symbol = expected_minutes.symbol and stored_minutes.minute = expected_minutes.minute
-    group by 1, 2
-) as expected
-    on expected.symbol = symbol_days.symbol and expected.day = symbol_days.day
-left join (
-    select
-        symbol,
-        date_trunc('day', minute, 'UTC') as day,
-        count(*) as minutes,
-        percentile_cont(0.5) within group (order by latency_seconds) as latency_p50_seconds,
-        max(latency_seconds)::double precision as latency_max_seconds
-    from stored_minutes
-    group by 1, 2
-) as stored
-    on stored.symbol = symbol_days.symbol and stored.day = symbol_days.day
-left join (
-    select symbol, day, count(*) as gap_count, max(gap_minutes) as longest_gap_minutes
-    from gaps
-    group by symbol, day
-) as gap_summary
-    on gap_summary.symbol = symbol_days.symbol and gap_summary.day = symbol_days.day
 -- joined, not looked up per row: a correlated subquery over the day's CTEs scans them once per
 -- symbol-day (at 500 contracts x 30 days, 15,000 scans of 21.6M stored minutes)
+left join expected_days
+    on expected_days.symbol = symbol_days.symbol and expected_days.day = symbol_days.day
+left join stored_days
+    on stored_days.symbol = symbol_days.symbol and stored_days.day = symbol_days.day
+left join gap_summary
+    on gap_summary.symbol = symbol_days.symbol and gap_summary.day = symbol_days.day
 left join quarantine_summary
     on quarantine_summary.symbol = symbol_days.symbol and quarantine_summary.day = symbol_days.day
 left join day_lineage

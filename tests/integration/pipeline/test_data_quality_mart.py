@@ -49,6 +49,14 @@ def expected_minutes(pipeline: Pipeline) -> pd.DataFrame:
     return minutes[listed][["symbol", "minute"]]
 
 
+def whole_hours(expected: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
+    """Per symbol and hour: whether all 60 of its minutes are expected and stored (the model counts
+    such an hour and lists the minutes of the others)."""
+    present = expected.merge(stored[["symbol", "minute"]], on=["symbol", "minute"], how="left", indicator=True)
+    present["hour"] = present.minute.dt.floor("h")
+    return present.groupby(["symbol", "hour"])._merge.agg(lambda m: len(m) == 60 and (m == "both").all())
+
+
 def longest_runs(missing: pd.Series) -> tuple[int, int]:
     """(count, longest) of runs of consecutive minutes."""
     if missing.empty:
@@ -59,12 +67,15 @@ def longest_runs(missing: pd.Series) -> tuple[int, int]:
     return len(sizes), int(sizes.max())
 
 
-def reference(pipeline: Pipeline) -> pd.DataFrame:
-    expected = expected_minutes(pipeline)
-    stored = frame(pipeline, """
+def stored_minutes(pipeline: Pipeline) -> pd.DataFrame:
+    return frame(pipeline, """
         select c.symbol, c.open_time, extract(epoch from b.finished_at - (c.open_time + interval '1 minute'))::double precision
         from raw.candles_1m c join raw.load_batches b using (batch_id)
     """, ["symbol", "minute", "latency"])
+
+
+def reference(pipeline: Pipeline) -> pd.DataFrame:
+    expected, stored = expected_minutes(pipeline), stored_minutes(pipeline)
     refused = frame(pipeline, "select symbol, open_time, rule from quarantine.candles_1m where symbol is not null", ["symbol", "minute", "rule"])
     for table in (expected, stored, refused):
         table["day"] = table.minute.dt.floor("D")
@@ -87,7 +98,8 @@ def reference(pipeline: Pipeline) -> pd.DataFrame:
 
 
 def test_fct_data_quality_matches_a_pandas_reference_across_midnight(pipeline: Pipeline) -> None:
-    pipeline.start_simulator(parse_faults("kline_gap=0.04,kline_duplicate=0.02,kline_nan=0.02"), now_ms=NOW_MS)
+    # rates that leave some hours whole and break others
+    pipeline.start_simulator(parse_faults("kline_gap=0.01,kline_duplicate=0.02,kline_nan=0.005"), now_ms=NOW_MS)
     assert pipeline.run("contracts_snapshot").success
     for first, last in RUNS:  # the second day is built incrementally, the first rebuilt with it
         result = pipeline.run("market_pipeline", partition_key(first), partition_key(last), assets=MARKET)
@@ -98,6 +110,8 @@ def test_fct_data_quality_matches_a_pandas_reference_across_midnight(pipeline: P
     assert len(actual) == len(expected) and actual.day.nunique() == 2
     assert (expected.gap_count > 0).any() and (expected.duplicate_records > 0).any()  # the edge cases are exercised
     assert (expected.quarantined_records > expected.duplicate_records).any()  # non-finite values too
+    hours = whole_hours(expected_minutes(pipeline), stored_minutes(pipeline))
+    assert hours.any() and not hours.all()  # both ways of counting an hour
     exact = [c for c in COLUMNS if c not in ("completeness", "latency_p50_seconds", "latency_max_seconds", "quarantined_by_rule")]
     pd.testing.assert_frame_equal(actual[exact].reset_index(drop=True), expected[exact].reset_index(drop=True), check_dtype=False)
     assert [json.loads(json.dumps(v)) for v in actual.quarantined_by_rule] == list(expected.quarantined_by_rule)
