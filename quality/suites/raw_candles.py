@@ -13,13 +13,13 @@ from quality.suites.common import key_expectations, ohlc_expectations
 NAME = "raw_candles_1m"
 KEY_COLUMNS = ("symbol", "open_time")
 
-# The minutes succeeded candle loads asked for in the window, per symbol: only those of the hours
-# that do not store every one of their minutes. range_agg merges the spans of overlapping batches
-# (re-runs, different chunkings). An hour wholly requested that stores 60 candles of the symbol
-# stores each of its minutes (primary key (symbol, open_time), open times and spans on whole
-# minutes: migration V0012), so it has nothing to list; at 500 contracts x 30 days that is
-# every hour but the few with gaps, instead of 21.6M minutes generated and looked up.
-_REQUESTED = """
+# The minutes succeeded candle loads asked for in the window that are not stored, per symbol.
+# range_agg merges the spans of overlapping batches (re-runs, different chunkings). The batch is
+# read once, into one row per symbol and hour with a bit per stored minute of the hour (open times
+# are whole minutes, migration V0012); only the hours whose requested minutes are not all stored
+# have their minutes listed, and no minute is looked up in the batch: at 500 contracts x 30 days
+# that replaces 21.6M requested minutes anti-joined with the 21.6M stored ones.
+_UNSTORED = """
 requested as (
     select s.symbol,
            unnest(range_agg(tstzrange(s.span_start, s.span_end))
@@ -34,44 +34,46 @@ requested_hours as (
     select requested.symbol, hour_start, requested.span * tstzrange(hour_start, hour_start + interval '1 hour') as requested_part
     from requested
     cross join lateral generate_series(
-        date_bin('1 hour', lower(requested.span), timestamptz '2000-01-01 00:00:00+00'), upper(requested.span) - interval '1 minute', interval '1 hour'
+        date_bin('1 hour', lower(requested.span), timestamptz '2000-01-01 00:00:00+00'), upper(requested.span) - interval '1 minute',
+        interval '1 hour'
     ) as hour_start
 ),
 stored_hours as (
-    select stored.symbol, date_bin('1 hour', stored.open_time, timestamptz '2000-01-01 00:00:00+00') as hour_start, count(*) as stored_minutes
+    select stored.symbol, date_bin('1 hour', stored.open_time, timestamptz '2000-01-01 00:00:00+00') as hour_start,
+           bit_or(1::bigint << extract(minute from stored.open_time at time zone 'UTC')::integer) as stored_minute_bits
     from {{batch}} as stored
     group by 1, 2
 ),
-requested_minutes as (
-    select requested_hours.symbol, minute
+unstored_minutes as (
+    select requested_hours.symbol, requested_minute as minute
     from requested_hours
     left join stored_hours using (symbol, hour_start)
-    cross join lateral generate_series(lower(requested_hours.requested_part), upper(requested_hours.requested_part) - interval '1 minute', interval '1 minute') as minute
-    where not (upper(requested_hours.requested_part) - lower(requested_hours.requested_part) = interval '1 hour'
-               and coalesce(stored_hours.stored_minutes, 0) = 60)
+    cross join lateral generate_series(
+        lower(requested_hours.requested_part), upper(requested_hours.requested_part) - interval '1 minute', interval '1 minute'
+    ) as requested_minute
+    -- the first condition keeps an hour that stores all 60 minutes from being listed at all
+    where coalesce(stored_hours.stored_minute_bits, 0) <> (1::bigint << 60) - 1
+      and coalesce(stored_hours.stored_minute_bits, 0) & (1::bigint << extract(minute from requested_minute at time zone 'UTC')::integer) = 0
 )"""
 
 # Every requested minute is accounted for: stored, refused at load (quarantined with its rule),
 # or recorded as not served by the exchange. A minute that is none of these was lost.
 _MINUTES_ACCOUNTED_FOR = """
-with {requested}
-select requested_minutes.symbol, requested_minutes.minute
-from requested_minutes
-where not exists (select 1 from {{batch}} as stored where stored.symbol = requested_minutes.symbol and stored.open_time = requested_minutes.minute)
-  and not exists (select 1 from quarantine.candles_1m q
-                  where q.stage = 'load' and q.symbol = requested_minutes.symbol and q.open_time = requested_minutes.minute)
+with {unstored}
+select unstored_minutes.symbol, unstored_minutes.minute
+from unstored_minutes
+where not exists (select 1 from quarantine.candles_1m q
+                  where q.stage = 'load' and q.symbol = unstored_minutes.symbol and q.open_time = unstored_minutes.minute)
   and not exists (select 1 from raw.load_batch_gaps g
-                  where g.symbol = requested_minutes.symbol and g.missing_at = requested_minutes.minute)
+                  where g.symbol = unstored_minutes.symbol and g.missing_at = unstored_minutes.minute)
 """
 
 # Every requested minute is stored: what the exchange did not serve is missing here.
 _MINUTES_COMPLETE = """
-with {requested}
-select requested_minutes.symbol, count(*) as missing_minutes
-from requested_minutes
-left join {{batch}} as stored on stored.symbol = requested_minutes.symbol and stored.open_time = requested_minutes.minute
-where stored.symbol is null
-group by requested_minutes.symbol
+with {unstored}
+select unstored_minutes.symbol, count(*) as missing_minutes
+from unstored_minutes
+group by unstored_minutes.symbol
 """
 
 
@@ -84,7 +86,7 @@ def suite(start: datetime, end: datetime) -> SuiteSpec:
         unexpected_rows(
             "minutes_accounted_for",
             "Every minute requested for a symbol in the window is stored, quarantined with its rule, or recorded as not served.",
-            _MINUTES_ACCOUNTED_FOR.format(requested=_REQUESTED.format(start=s, end=e)),
+            _MINUTES_ACCOUNTED_FOR.format(unstored=_UNSTORED.format(start=s, end=e)),
         ),
     ]
     return SuiteSpec(name=NAME, batch_query=_window_query(s, e), expectations=expectations, key_columns=KEY_COLUMNS)
@@ -100,7 +102,7 @@ def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
             unexpected_rows(
                 "minutes_complete",
                 "Every minute requested for a symbol in the window is stored.",
-                _MINUTES_COMPLETE.format(requested=_REQUESTED.format(start=s, end=e)),
+                _MINUTES_COMPLETE.format(unstored=_UNSTORED.format(start=s, end=e)),
             )
         ],
         key_columns=KEY_COLUMNS,

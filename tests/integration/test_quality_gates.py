@@ -140,9 +140,10 @@ def test_the_raw_candle_suite_flags_each_broken_row_by_rule(url: str) -> None:
 
 
 def test_every_requested_minute_is_accounted_for_whether_its_hour_is_whole_or_not(url: str) -> None:
-    """The minute rules count whole hours and list the minutes of the others: a minute lost in an
-    otherwise stored hour, and one lost in an hour only half requested whose stored candles
-    number the requested half (one of them outside it), are both found."""
+    """The minute rules read the batch as a bit per stored minute of each hour and list only the
+    requested minutes whose bit is unset: a minute lost in an otherwise stored hour, and one lost
+    in an hour only half requested whose stored candles number the requested half (one of them
+    outside it), are both found; the hours that store every minute list none."""
     def minutes(first: int, last: int, *, leaving: tuple[int, ...] = ()) -> list[int]:
         return [m for m in range(first, last) if m not in leaving]
 
