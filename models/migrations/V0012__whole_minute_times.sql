@@ -1,9 +1,9 @@
 -- Whole minutes, stated by the tables: a 1-minute candle opens on a whole minute (the loader
 -- already refuses any other open time, rule timestamp_not_minute_aligned), and a load requests
--- spans of whole minutes (the loads' windows are whole hours). With the primary key (symbol,
--- open_time), an hour that stores 60 candles of a symbol stores each of its minutes exactly once,
--- which the gates' minute rules and marts.fct_data_quality count on instead of listing every
--- requested minute (21.6M of them for 500 contracts x 30 days).
+-- spans of whole minutes (the loads' windows are whole hours). The gates' minute rules and
+-- marts.fct_data_quality read the stored candles as a bit per minute of each hour (bit_or of
+-- 1 << minute of the hour) instead of looking every requested minute up (21.6M of them for 500
+-- contracts x 30 days): exact only if no open time falls between two minutes.
 --
 -- date_bin, not date_trunc: it is immutable (no time zone), and binning from a UTC origin is the
 -- whole minute in every time zone, including those with offsets in seconds.
