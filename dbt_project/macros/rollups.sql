@@ -20,6 +20,17 @@
     date_bin(interval '{{ bucket }}', {{ column }}, timestamptz '2000-01-01 00:00:00+00')
 {%- endmacro %}
 
+{% macro minute_bit(column) -%}
+    {#- The bit of `column`'s minute in its hour (bit_or over an hour's candles: one bit per stored
+        minute; exact for whole-minute open times, migration V0012). An hour with all 60 bits set
+        equals all_minute_bits(). -#}
+    (1::bigint << extract(minute from {{ column }} at time zone 'UTC')::integer)
+{%- endmacro %}
+
+{% macro all_minute_bits() -%}
+    ((1::bigint << 60) - 1)
+{%- endmacro %}
+
 {% macro rollup_candles(shorter_bars, bucket) %}
 {#- The bars of `bucket` ('15 minutes', '1 hour', '4 hours', '1 day') that overlap the build
     window, each from all the `shorter_bars` it contains. -#}

@@ -19,6 +19,10 @@ KEY_COLUMNS = ("symbol", "open_time")
 # are whole minutes, migration V0012); only the hours whose requested minutes are not all stored
 # have their minutes listed, and no minute is looked up in the batch: at 500 contracts x 30 days
 # that replaces 21.6M requested minutes anti-joined with the 21.6M stored ones.
+# The bit of a minute in its hour, and an hour's bits with every minute stored.
+_MINUTE_BIT = "(1::bigint << extract(minute from {minute} at time zone 'UTC')::integer)"
+_ALL_MINUTE_BITS = "((1::bigint << 60) - 1)"
+
 _UNSTORED = """
 requested as (
     select s.symbol,
@@ -40,7 +44,7 @@ requested_hours as (
 ),
 stored_hours as (
     select stored.symbol, date_bin('1 hour', stored.open_time, timestamptz '2000-01-01 00:00:00+00') as hour_start,
-           bit_or(1::bigint << extract(minute from stored.open_time at time zone 'UTC')::integer) as stored_minute_bits
+           bit_or({stored_bit}) as stored_minute_bits
     from {{batch}} as stored
     group by 1, 2
 ),
@@ -52,8 +56,8 @@ unstored_minutes as (
         lower(requested_hours.requested_part), upper(requested_hours.requested_part) - interval '1 minute', interval '1 minute'
     ) as requested_minute
     -- the first condition keeps an hour that stores all 60 minutes from being listed at all
-    where coalesce(stored_hours.stored_minute_bits, 0) <> (1::bigint << 60) - 1
-      and coalesce(stored_hours.stored_minute_bits, 0) & (1::bigint << extract(minute from requested_minute at time zone 'UTC')::integer) = 0
+    where coalesce(stored_hours.stored_minute_bits, 0) <> {all_bits}
+      and coalesce(stored_hours.stored_minute_bits, 0) & {requested_bit} = 0
 )"""
 
 # Every requested minute is accounted for: stored, refused at load (quarantined with its rule),
@@ -86,7 +90,7 @@ def suite(start: datetime, end: datetime) -> SuiteSpec:
         unexpected_rows(
             "minutes_accounted_for",
             "Every minute requested for a symbol in the window is stored, quarantined with its rule, or recorded as not served.",
-            _MINUTES_ACCOUNTED_FOR.format(unstored=_UNSTORED.format(start=s, end=e)),
+            _MINUTES_ACCOUNTED_FOR.format(unstored=_unstored(s, e)),
         ),
     ]
     return SuiteSpec(name=NAME, batch_query=_window_query(s, e), expectations=expectations, key_columns=KEY_COLUMNS)
@@ -102,10 +106,17 @@ def completeness_suite(start: datetime, end: datetime) -> SuiteSpec:
             unexpected_rows(
                 "minutes_complete",
                 "Every minute requested for a symbol in the window is stored.",
-                _MINUTES_COMPLETE.format(unstored=_UNSTORED.format(start=s, end=e)),
+                _MINUTES_COMPLETE.format(unstored=_unstored(s, e)),
             )
         ],
         key_columns=KEY_COLUMNS,
+    )
+
+
+def _unstored(s: str, e: str) -> str:
+    return _UNSTORED.format(
+        start=s, end=e, all_bits=_ALL_MINUTE_BITS,
+        stored_bit=_MINUTE_BIT.format(minute="stored.open_time"), requested_bit=_MINUTE_BIT.format(minute="requested_minute"),
     )
 
 

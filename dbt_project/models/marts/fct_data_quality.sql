@@ -87,7 +87,7 @@ stored_hours as (
     select
         symbol,
         {{ bucket_of("minute", "1 hour") }} as hour_start,
-        bit_or(1::bigint << extract(minute from stored_minutes.minute at time zone 'UTC')::integer) as stored_minute_bits
+        bit_or({{ minute_bit("stored_minutes.minute") }}) as stored_minute_bits
     from stored_minutes
     group by 1, 2
 ),
@@ -105,7 +105,7 @@ requested_hour_coverage as (
         upper(requested_hours.requested_part) - lower(requested_hours.requested_part) = interval '1 hour'
         and (requested_hours.listed_at is null or requested_hours.hour_start + interval '1 minute' > requested_hours.listed_at)
         and (requested_hours.expires_at is null or requested_hours.hour_start + interval '59 minutes' < requested_hours.expires_at)
-        and coalesce(stored_hours.stored_minute_bits, 0) = (1::bigint << 60) - 1 as is_whole_hour
+        and coalesce(stored_hours.stored_minute_bits, 0) = {{ all_minute_bits() }} as is_whole_hour
     from requested_hours
     left join stored_hours
         on stored_hours.symbol = requested_hours.symbol
@@ -117,7 +117,7 @@ expected_minutes as (
     select
         hours.symbol,
         requested.minute,
-        hours.stored_minute_bits & (1::bigint << extract(minute from requested.minute at time zone 'UTC')::integer) <> 0 as is_stored
+        hours.stored_minute_bits & {{ minute_bit("requested.minute") }} <> 0 as is_stored
     from requested_hour_coverage as hours
     cross join lateral generate_series(
         lower(hours.requested_part), upper(hours.requested_part) - interval '1 minute', interval '1 minute'

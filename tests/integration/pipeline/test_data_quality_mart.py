@@ -74,8 +74,7 @@ def stored_minutes(pipeline: Pipeline) -> pd.DataFrame:
     """, ["symbol", "minute", "latency"])
 
 
-def reference(pipeline: Pipeline) -> pd.DataFrame:
-    expected, stored = expected_minutes(pipeline), stored_minutes(pipeline)
+def reference(pipeline: Pipeline, expected: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     refused = frame(pipeline, "select symbol, open_time, rule from quarantine.candles_1m where symbol is not null", ["symbol", "minute", "rule"])
     for table in (expected, stored, refused):
         table["day"] = table.minute.dt.floor("D")
@@ -106,11 +105,12 @@ def test_fct_data_quality_matches_a_pandas_reference_across_midnight(pipeline: P
         assert result.success, failure_messages(result)
 
     actual = frame(pipeline, f"select {', '.join(COLUMNS)} from marts.fct_data_quality order by symbol, day", COLUMNS)
-    expected = reference(pipeline)
+    expected_rows, stored_rows = expected_minutes(pipeline), stored_minutes(pipeline)
+    expected = reference(pipeline, expected_rows.copy(), stored_rows.copy())
     assert len(actual) == len(expected) and actual.day.nunique() == 2
     assert (expected.gap_count > 0).any() and (expected.duplicate_records > 0).any()  # the edge cases are exercised
     assert (expected.quarantined_records > expected.duplicate_records).any()  # non-finite values too
-    hours = whole_hours(expected_minutes(pipeline), stored_minutes(pipeline))
+    hours = whole_hours(expected_rows, stored_rows)
     assert hours.any() and not hours.all()  # both ways of counting an hour
     exact = [c for c in COLUMNS if c not in ("completeness", "latency_p50_seconds", "latency_max_seconds", "quarantined_by_rule")]
     pd.testing.assert_frame_equal(actual[exact].reset_index(drop=True), expected[exact].reset_index(drop=True), check_dtype=False)
