@@ -27,7 +27,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,15 +58,13 @@ RUN_ID = "bench-ingest"
 SETTLE_SECONDS = 0.5
 T = TypeVar("T")
 Progress = Callable[[str], None]
-_OUTER: ContextVar[str | None] = ContextVar("outer_step", default=None)  # the async step a call runs in (its tasks inherit it)
 
 # The functions timed, by step: (module or class, attribute). Each is wrapped while the benchmark
 # runs; the real function runs inside. "fetch" is the whole concurrent fetch of a chunk, ccxt's
-# parsing included (the report takes the parse out of it); "loader" is the whole transaction,
+# JSON decode of the pages included (the report takes it out); "loader" is the whole transaction,
 # the loader steps are parts of it.
 FETCH = (per_symbol, "fetch_each")
-MARKETS = (exchange_module.ExchangeClient, "load_markets")
-CCXT_PARSE = ((exchange_module._StrictKucoinFutures, "parse_json"), (exchange_module._StrictKucoinFutures, "parse_ohlcvs"))  # noqa: SLF001
+JSON_DECODE = (exchange_module._StrictKucoinFutures, "parse_json")  # noqa: SLF001
 VALIDATION = ((candles, "validate_candles"), (candles, "unserved_minutes"))
 CHECKSUM = (per_symbol, "checksum_of")
 LEDGER = ((runner, "open_batch"), (per_symbol, "loaded_in_run"))
@@ -136,20 +133,17 @@ class StepClock:
         self.costs: dict[str, Cost] = defaultdict(Cost)
 
     def _add(self, step: str, wall: float, cpu: float) -> None:
-        # ccxt's parsing is timed in the kline fetch only (load_markets parses too: its own step)
-        if step != "ccxt parse" or _OUTER.get() == "fetch":
-            self.costs[step] += Cost(wall, cpu, 1)
+        self.costs[step] += Cost(wall, cpu, 1)
 
     def _wrap(self, step: str, original: Callable[..., Any]) -> Callable[..., Any]:
         if asyncio.iscoroutinefunction(original):
 
             @functools.wraps(original)
             async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                wall, cpu, outer = time.perf_counter(), time.thread_time(), _OUTER.set(step)
+                wall, cpu = time.perf_counter(), time.thread_time()
                 try:
                     return await original(*args, **kwargs)
                 finally:
-                    _OUTER.reset(outer)
                     self._add(step, time.perf_counter() - wall, time.thread_time() - cpu)
 
             return timed_async
@@ -166,7 +160,7 @@ class StepClock:
 
     @contextmanager
     def installed(self) -> Iterator[StepClock]:
-        targets = [("fetch", FETCH), ("markets", MARKETS), *(("ccxt parse", t) for t in CCXT_PARSE), *(("validation", t) for t in VALIDATION),
+        targets = [("fetch", FETCH), ("JSON decode", JSON_DECODE), *(("validation", t) for t in VALIDATION),
                    ("checksum", CHECKSUM), *(("ledger", t) for t in LEDGER), ("loader", LOADER), *LOADER_STEPS.items()]
         with ExitStack() as stack:
             for step, (owner, attribute) in targets:
@@ -231,15 +225,14 @@ class Result(report.Measurement):
     copy_megabytes: float
 
     def step_rows(self) -> list[tuple[str, Cost]]:
-        """The ingest's steps, each once: the parse taken out of the fetch, the loader's
+        """The ingest's steps, each once: the JSON decode taken out of the fetch, the loader's
         remainder (symbols and gaps ledger, commit, connection) named, the rest as "other"."""
         s = self.steps
         loader_parts = [(f"loader: {name}", s.get(name, Cost())) for name in LOADER_STEPS]
         loader_rest = s.get("loader", Cost()) - sum((c for _, c in loader_parts), Cost())
         rows = [
-            ("HTTP fetch (event loop, aiohttp, ccxt request)", s.get("fetch", Cost()) - s.get("ccxt parse", Cost())),
-            ("ccxt parse (JSON decode, parse_ohlcv per candle)", s.get("ccxt parse", Cost())),
-            ("ccxt load_markets (HTTP and parse, once per batch)", s.get("markets", Cost())),
+            ("HTTP fetch (event loop, aiohttp, ccxt request)", s.get("fetch", Cost()) - s.get("JSON decode", Cost())),
+            ("ccxt JSON decode of the kline pages", s.get("JSON decode", Cost())),
             ("validation (validate_candles, unserved minutes)", s.get("validation", Cost())),
             ("checksum of the fetched rows", s.get("checksum", Cost())),
             ("ledger (open batch, earlier attempts)", s.get("ledger", Cost())),

@@ -1,7 +1,9 @@
-"""1-minute candles as ccxt returns them from KuCoin's /api/v1/kline/query, and the load-stage rules.
+"""1-minute candles as KuCoin's /api/v1/kline/query serves them, and the load-stage rules.
 
-The loader enforces structure: a candle must be six finite numbers whose timestamp is a
-whole minute inside the requested window, once. Market-consistency rules (high >= open/close,
+A served row is ``[open time ms, open, high, low, close, volume in lots]``, numbers or numeric
+strings, optionally with the turnover (quote volume) appended, which is not kept. The loader
+enforces structure: a candle must be six finite numbers whose timestamp is a whole minute
+inside the requested window, once. Market-consistency rules (high >= open/close,
 low <= open/close, positive prices, non-negative volume, complete minutes) belong to the
 Great Expectations gate that runs on what was stored, so one rule has one home.
 """
@@ -20,6 +22,7 @@ from models.rejections import Rejection
 
 MINUTE_MS = 60_000
 FIELDS = ("open_time", "open", "high", "low", "close", "volume")
+SERVED_WIDTHS = (len(FIELDS), len(FIELDS) + 1)  # the row, and the row with its turnover
 COLUMNS = ("symbol", *FIELDS)
 
 
@@ -82,17 +85,21 @@ def validate_candles(symbol: str, rows: Sequence[Any], start_ms: int, end_ms: in
 def _as_matrix(symbol: str, rows: Sequence[Any], rejections: list[Rejection]) -> tuple[np.ndarray, list[Any]]:
     """Rows as an (n, 6) float matrix (non-numbers become NaN); rows of the wrong shape are rejected."""
     try:
-        matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FIELDS))
-        return matrix, list(rows)
+        matrix = np.asarray(rows, dtype=np.float64)
+        if matrix.ndim == 2 and matrix.shape[1] in SERVED_WIDTHS:
+            return matrix[:, : len(FIELDS)], list(rows)
     except (TypeError, ValueError):
         pass  # ragged or non-numeric: sort it out row by row below
     kept_rows: list[list[float]] = []
     originals: list[Any] = []
     for row in rows:
-        if not isinstance(row, (list, tuple)) or len(row) != len(FIELDS):
-            rejections.append(_reject("row_shape", f"expected a list of {len(FIELDS)} values, got {row!r:.80}", symbol, row, None))
+        if not isinstance(row, (list, tuple)) or len(row) not in SERVED_WIDTHS:
+            rejections.append(
+                _reject("row_shape", f"expected a list of {len(FIELDS)} values (or {len(FIELDS) + 1} with the turnover), got {row!r:.80}",
+                        symbol, row, None)
+            )
             continue
-        kept_rows.append([_to_float(v) for v in row])
+        kept_rows.append([_to_float(v) for v in row[: len(FIELDS)]])
         originals.append(row)
     return np.asarray(kept_rows, dtype=np.float64).reshape(len(kept_rows), len(FIELDS)), originals
 

@@ -29,7 +29,7 @@ async def ingest_candles(
     run_id: str, chunk_hours: int = 24,
 ) -> list[BatchResult]:
     async def fetch(client: ExchangeClient, i: Instrument, s: datetime, e: datetime) -> list[Any]:
-        return await client.fetch_candles_1m(i.unified_symbol, i.symbol, to_ms(s), to_ms(e), exchange.kline_page_size)
+        return await client.fetch_candles_1m(i.symbol, to_ms(s), to_ms(e), exchange.kline_page_size)
 
     def validate(i: Instrument, rows: list[Any], s: datetime, e: datetime) -> SymbolLoad:
         validation = validate_candles(i.symbol, rows, to_ms(s), to_ms(e))

@@ -90,7 +90,6 @@ async def load_per_symbol(
     by_symbol = {i.symbol: i for i in instruments}
 
     async def fetch_all(client: ExchangeClient) -> Fetched:
-        await client.load_markets()  # ccxt resolves unified symbols from its market table
         fetched = await fetch_each(by_symbol, lambda symbol: fetch(client, by_symbol[symbol]))
         frames: list[pd.DataFrame] = []
         rejections: list[Rejection] = []

@@ -111,9 +111,11 @@ class ExchangeClient:
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         # ccxt sizes its token bucket from rateLimit when the exchange object is built: it
         # must be given here, not assigned afterwards.
-        self._exchange = _StrictKucoinFutures(
-            {"timeout": settings.timeout_ms, "enableRateLimit": True, "rateLimit": settings.rate_limit_ms}
-        )
+        config: dict[str, Any] = {"timeout": settings.timeout_ms, "enableRateLimit": True, "rateLimit": settings.rate_limit_ms}
+        if not settings.base_url.startswith("https://"):
+            # ccxt's close() waits 250 ms for TLS connections to shut down; plain HTTP has none
+            config["timeout_on_exit"] = 0
+        self._exchange = _StrictKucoinFutures(config)
         if settings.mode == "sim":
             for host in list(self._exchange.urls["api"]):
                 self._exchange.urls["api"][host] = settings.sim_url if host in _SIMULATED_HOSTS else _DEAD_LOOPBACK
@@ -135,17 +137,22 @@ class ExchangeClient:
             raise ExchangeRequestError(f"{self.settings.base_url}: /api/v1/contracts/active returned no contracts", transient=True)
         return list(markets.values())
 
-    async def fetch_candles_1m(self, unified_symbol: str, symbol: str, start_ms: int, end_ms: int, page: int) -> list[list[Any]]:
-        """1m candles with open time in [start_ms, end_ms), fetched in pages of at most ``page`` minutes."""
-        rows: list[list[Any]] = []
+    async def fetch_candles_1m(self, symbol: str, start_ms: int, end_ms: int, page: int) -> list[Any]:
+        """1m kline rows with open time in [start_ms, end_ms) as served, in pages of at most ``page``
+        minutes (raw, as the other per-symbol endpoints: ccxt's unified parser would drop rows
+        before ``since`` and past ``limit`` unseen, truncate a fractional open time, and cost
+        more CPU than the rest of the ingest; the rows are validated by models.candles)."""
+        rows: list[Any] = []
         since = start_ms
         while since < end_ms:
-            limit = min(page, (end_ms - since) // 60_000)
-            what = f"GET /api/v1/kline/query {symbol} from {since} limit {limit}"
-            rows.extend(
-                await self._call(what, lambda s=since, n=limit: self._exchange.fetch_ohlcv(unified_symbol, "1m", since=s, limit=n))
-            )
-            since += limit * 60_000
+            until = min(since + page * 60_000, end_ms)
+            what = f"GET /api/v1/kline/query {symbol} from {since} to {until}"
+            # `to` is inclusive at KuCoin: asking up to the millisecond before the next page's
+            # first minute serves this page's minutes exactly, whichever way `to` is read
+            params = {"symbol": symbol, "granularity": 1, "from": since, "to": until - 1}
+            response = await self._call(what, lambda p=params: self._exchange.futuresPublicGetKlineQuery(p))
+            rows.extend(_data_list(response, what))
+            since = until
         return rows
 
     async def fetch_all_tickers(self) -> list[Any]:

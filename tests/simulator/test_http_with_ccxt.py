@@ -11,6 +11,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
+from orchestration.resources.exchange import KucoinFuturesResource
 from simulator.config import SimulatorConfig
 from simulator.server import SimulatorServer
 
@@ -104,6 +105,20 @@ def test_ccxt_loads_markets_and_pages_candles_from_the_simulator(server: Simulat
     assert markets["BTC/USD:BTC"]["inverse"] and any(m["type"] == "future" for m in markets.values())
     assert "BTC" in currencies and "USDT" in currencies  # from the spot host's /api/v3/currencies
     assert [c[0] for c in candles] == [NOW - 2 * HOUR + m * 60_000 for m in range(120)]
+
+
+def test_the_clients_kline_pages_serve_each_minute_of_the_window_once_as_served(server: SimulatorServer) -> None:
+    start = NOW - 7 * HOUR  # 420 minutes: pages of 200, 200 and 20
+
+    async def scenario() -> tuple[list[Any], int]:
+        async with KucoinFuturesResource(sim_url=server.url).client() as client:
+            return await client.fetch_candles_1m("XBTUSDTM", start, NOW, 200), client.request_count
+
+    rows, requests = asyncio.run(scenario())
+    assert [row[0] for row in rows] == [start + m * 60_000 for m in range(420)] and requests == 3
+    # `to` is inclusive at KuCoin: the endpoint asked for the page's last minute serves the same rows
+    _, first_page = get(server, f"/api/v1/kline/query?symbol=XBTUSDTM&granularity=1&from={start}&to={start + 199 * 60_000}")
+    assert rows[:200] == first_page["data"]
 
 
 def test_status_reports_what_was_asked(server: SimulatorServer) -> None:

@@ -48,6 +48,30 @@ def test_each_structural_fault_is_rejected_with_its_rule() -> None:
     assert len(result.accepted) + len(result.rejections) == len(rows)
 
 
+def test_rows_are_read_as_served_turnover_and_numeric_strings_included() -> None:
+    rows = [
+        [*candle(0), 31.5],  # KuCoin may append the turnover (quote volume): not kept
+        [str(v) for v in candle(1)],  # numbers served as strings read as the same numbers
+        [*candle(2)[:3], "NaN", *candle(2)[4:]],  # the string "NaN" is not a price
+    ]
+    result = validate_candles("XBTUSDTM", rows, START, END)
+    assert [r.rule for r in result.rejections] == ["non_finite_value"] and result.rejections[0].record == rows[2]
+    assert result.accepted[["open", "high", "low", "close", "volume"]].values.tolist() == [[10.0, 11.0, 9.0, 10.5, 3.0]] * 2
+
+
+def test_a_row_of_other_widths_is_refused_even_among_served_widths() -> None:
+    rows = [[*candle(0), 31.5], candle(1), [*candle(2), 1.0, 2.0], candle(3)[:5]]
+    result = validate_candles("XBTUSDTM", rows, START, END)
+    assert [r.rule for r in result.rejections] == ["row_shape", "row_shape"] and len(result.accepted) == 2
+    assert "expected a list of 6 values (or 7 with the turnover)" in result.rejections[0].detail
+
+
+def test_a_fractional_open_time_is_refused_not_truncated() -> None:
+    # ccxt's unified parser read the open time as an integer: 0.5 ms past a minute became the minute
+    result = validate_candles("XBTUSDTM", [candle(0, t=START + 60_000.5)], START, END)
+    assert [r.rule for r in result.rejections] == ["timestamp_not_minute_aligned"] and result.accepted.empty
+
+
 def test_market_inconsistency_is_not_a_load_rule() -> None:
     # high < low passes the loader; the GX gate on the stored window owns that rule.
     result = validate_candles("XBTUSDTM", [candle(0, h=8.0, l=12.0), candle(1, v=-1.0)], START, END)
