@@ -90,66 +90,73 @@ window_minutes as (
 ),
 
 minute_neighbours as (
-    -- each minute with the one and two minutes before it in its hour, when present
+    -- each minute with the one and two minutes before it in its hour, when present: one window
+    -- over the contract's minutes in time order (the candles' key order), not one per hour
     select
         symbol,
         bucket_start,
         high,
         low,
         close,
-        lag(open_time) over hour_minutes = open_time - interval '1 minute' as follows_previous_minute,
-        lag(open_time, 2) over hour_minutes = open_time - interval '2 minutes' as follows_two_previous_minutes,
-        lag(high) over hour_minutes as previous_high,
-        lag(low) over hour_minutes as previous_low,
-        lag(close) over hour_minutes as previous_close,
-        lag(close, 2) over hour_minutes as second_previous_close
+        lag(open_time) over contract_minutes = open_time - interval '1 minute'
+            and open_time - interval '1 minute' >= bucket_start as follows_previous_minute,
+        lag(open_time, 2) over contract_minutes = open_time - interval '2 minutes'
+            and open_time - interval '2 minutes' >= bucket_start as follows_two_previous_minutes,
+        lag(high) over contract_minutes as previous_high,
+        lag(low) over contract_minutes as previous_low,
+        lag(close) over contract_minutes as previous_close,
+        lag(close, 2) over contract_minutes as second_previous_close
     from window_minutes
-    window hour_minutes as (partition by symbol, bucket_start order by open_time)
+    window contract_minutes as (partition by symbol order by open_time)
 ),
 
-corwin_schultz_terms as (
+minute_pairs as (
+    -- the Corwin-Schultz terms of each pair (t - 1, t) and the Roll log changes of each triple
+    -- (t - 2, t - 1, t); null where the minutes are not consecutive in the hour
     select
         symbol,
         bucket_start,
-        power(ln(previous_high / previous_low), 2) + power(ln(high / low), 2) as beta,
-        power(ln(greatest(previous_high, high) / least(previous_low, low)), 2) as gamma
+        follows_previous_minute,
+        follows_two_previous_minutes,
+        case when follows_previous_minute then power(ln(previous_high / previous_low), 2) + power(ln(high / low), 2) end as beta,
+        case when follows_previous_minute then power(ln(greatest(previous_high, high) / least(previous_low, low)), 2) end as gamma,
+        case when follows_two_previous_minutes then ln(close / previous_close) end as close_change,
+        case when follows_two_previous_minutes then ln(previous_close / second_previous_close) end as previous_close_change
     from minute_neighbours
-    where follows_previous_minute
+    offset 0  -- a fence: each term computed once per minute, not again in every expression that reads it
 ),
 
-corwin_schultz_pairs as (
+pair_spreads as (
     select
-        symbol,
-        bucket_start,
-        2 * (exp(alpha) - 1) / (1 + exp(alpha)) as spread
-    from corwin_schultz_terms
+        minute_pairs.symbol,
+        minute_pairs.bucket_start,
+        minute_pairs.follows_previous_minute,
+        minute_pairs.follows_two_previous_minutes,
+        minute_pairs.close_change,
+        minute_pairs.previous_close_change,
+        2 * (exp(estimate.alpha) - 1) / (1 + exp(estimate.alpha)) as spread
+    from minute_pairs
     cross join lateral (
         select
             (sqrt(2 * beta) - sqrt(beta)) / (3 - 2 * sqrt(2::double precision))
             - sqrt(gamma / (3 - 2 * sqrt(2::double precision))) as alpha
     ) as estimate
+    offset 0  -- the same fence: the spread computed once per pair, not in each of the three averages
 ),
 
-corwin_schultz_hours as (
+minute_pair_hours as (
+    -- both estimators of each hour in one grouping of its minutes
     select
         symbol,
         bucket_start,
-        count(*)::integer as pair_count,
-        avg(greatest(spread, 0)) as spread,
-        avg(spread) as spread_signed,
-        avg(case when spread < 0 then 1.0::double precision else 0.0::double precision end) as negative_share
-    from corwin_schultz_pairs
-    group by symbol, bucket_start
-),
-
-roll_hours as (
-    select
-        symbol,
-        bucket_start,
-        count(*)::integer as pair_count,
-        covar_samp(ln(close / previous_close), ln(previous_close / second_previous_close)) as autocovariance
-    from minute_neighbours
-    where follows_two_previous_minutes
+        (count(*) filter (where follows_previous_minute))::integer as corwin_schultz_pair_count,
+        avg(greatest(spread, 0)) filter (where follows_previous_minute) as corwin_schultz_spread,
+        avg(spread) filter (where follows_previous_minute) as corwin_schultz_spread_signed,
+        avg(case when spread < 0 then 1.0::double precision else 0.0::double precision end)
+            filter (where follows_previous_minute) as corwin_schultz_negative_share,
+        (count(*) filter (where follows_two_previous_minutes))::integer as roll_pair_count,
+        covar_samp(close_change, previous_close_change) filter (where follows_two_previous_minutes) as roll_autocovariance
+    from pair_spreads
     group by symbol, bucket_start
 ),
 
@@ -232,14 +239,14 @@ select
     window_bars.bucket_start,
     window_bars.close,
     window_bars.minute_count,
-    coalesce(corwin_schultz_hours.pair_count, 0) as corwin_schultz_pair_count,
-    case when corwin_schultz_hours.pair_count >= {{ min_pairs }} then corwin_schultz_hours.spread end as corwin_schultz_spread,
-    case when corwin_schultz_hours.pair_count >= {{ min_pairs }} then corwin_schultz_hours.spread_signed end as corwin_schultz_spread_signed,
-    case when corwin_schultz_hours.pair_count >= {{ min_pairs }} then corwin_schultz_hours.negative_share end as corwin_schultz_negative_share,
-    coalesce(roll_hours.pair_count, 0) as roll_pair_count,
-    case when roll_hours.pair_count >= {{ min_pairs }} then roll_hours.autocovariance end as roll_autocovariance,
+    coalesce(pairs.corwin_schultz_pair_count, 0) as corwin_schultz_pair_count,
+    case when pairs.corwin_schultz_pair_count >= {{ min_pairs }} then pairs.corwin_schultz_spread end as corwin_schultz_spread,
+    case when pairs.corwin_schultz_pair_count >= {{ min_pairs }} then pairs.corwin_schultz_spread_signed end as corwin_schultz_spread_signed,
+    case when pairs.corwin_schultz_pair_count >= {{ min_pairs }} then pairs.corwin_schultz_negative_share end as corwin_schultz_negative_share,
+    coalesce(pairs.roll_pair_count, 0) as roll_pair_count,
+    case when pairs.roll_pair_count >= {{ min_pairs }} then pairs.roll_autocovariance end as roll_autocovariance,
     case
-        when roll_hours.pair_count >= {{ min_pairs }} and roll_hours.autocovariance < 0 then 2 * sqrt(-roll_hours.autocovariance)
+        when pairs.roll_pair_count >= {{ min_pairs }} and pairs.roll_autocovariance < 0 then 2 * sqrt(-pairs.roll_autocovariance)
     end as roll_spread,
     window_bars.volume_lots,
     window_bars.turnover_quote,
@@ -264,10 +271,7 @@ from frames
 inner join window_bars
     on window_bars.symbol = frames.symbol
     and window_bars.bucket_start = frames.bucket_start
-left join corwin_schultz_hours
-    on corwin_schultz_hours.symbol = frames.symbol
-    and corwin_schultz_hours.bucket_start = frames.bucket_start
-left join roll_hours
-    on roll_hours.symbol = frames.symbol
-    and roll_hours.bucket_start = frames.bucket_start
+left join minute_pair_hours as pairs
+    on pairs.symbol = frames.symbol
+    and pairs.bucket_start = frames.bucket_start
 where frames.is_rebuilt
