@@ -11,7 +11,6 @@ import psycopg
 @dataclass(frozen=True)
 class Instrument:
     symbol: str  # exchange id, e.g. XBTUSDTM
-    unified_symbol: str  # ccxt symbol, e.g. BTC/USDT:USDT
     listed_from: datetime | None
     listed_until: datetime | None
     funding_interval_ms: int | None = None  # None for dated futures, which pay no funding
@@ -23,7 +22,7 @@ def select_universe(url: str, window_start: datetime, window_end: datetime, max_
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             """
-            select symbol, unified_symbol, first_open_time, expire_time, funding_granularity_ms
+            select symbol, first_open_time, expire_time, funding_granularity_ms
             from raw.contracts
             where snapshot_time = (select max(snapshot_time) from raw.contracts)
               and status = 'Open'

@@ -55,9 +55,9 @@ def ingested(pg_cluster: EmbeddedPostgres) -> Iterator[tuple[str, list[tuple[str
         exchange = KucoinFuturesResource(sim_url=simulator.url)
         asyncio.run(ingest_contracts(members["zmart_ingest"], exchange, "injection-test"))
         with psycopg.connect(url) as conn:
-            [real] = conn.execute("select symbol, unified_symbol from raw.contracts order by symbol limit 1").fetchall()
+            [(real,)] = conn.execute("select symbol from raw.contracts order by symbol limit 1").fetchall()
         # The platform never asks for a refused id; asked anyway, each fails alone and is recorded.
-        instruments = [Instrument(*real, None, None)] + [Instrument(s, s, None, None) for s in HOSTILE_SYMBOLS]
+        instruments = [Instrument(s, None, None) for s in (real, *HOSTILE_SYMBOLS)]
         asyncio.run(ingest_candles(members["zmart_ingest"], exchange, instruments, *HOUR, "injection-test"))
     yield url, before
 
