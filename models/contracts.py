@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from models.records import SYMBOL_PATTERN
 from models.rejections import Rejection
 
-# Contract ids are short upper-case alphanumerics (XBTUSDTM, 1000BONKUSDTM, XBTMZ26). Anything
-# else is refused before it reaches a table, a URL or a log line.
-SYMBOL_PATTERN = r"^[A-Z0-9]{2,40}$"
 CURRENCY_PATTERN = r"^[A-Z0-9]{1,20}$"
 
 COLUMNS = (

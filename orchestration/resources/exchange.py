@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 import dagster as dg
 
+from models.records import SYMBOL_PATTERN
 from orchestration.settings import KUCOIN_PUBLIC_WEIGHT_BUDGET
 
 T = TypeVar("T")
@@ -142,6 +144,7 @@ class ExchangeClient:
         minutes (raw, as the other per-symbol endpoints: ccxt's unified parser would drop rows
         before ``since`` and past ``limit`` unseen, truncate a fractional open time, and cost
         more CPU than the rest of the ingest; the rows are validated by models.candles)."""
+        _check_contract_id(symbol)
         rows: list[Any] = []
         since = start_ms
         while since < end_ms:
@@ -162,6 +165,7 @@ class ExchangeClient:
 
     async def fetch_order_book(self, symbol: str, depth: int) -> Any:
         """The order book as served (``data`` of /api/v1/level2/depth20 or depth100)."""
+        _check_contract_id(symbol)
         what = f"GET /api/v1/level2/depth{depth} {symbol}"
         endpoint = self._exchange.futuresPublicGetLevel2Depth20 if depth == 20 else self._exchange.futuresPublicGetLevel2Depth100
         response = await self._call(what, lambda: endpoint({"symbol": symbol}))
@@ -169,12 +173,14 @@ class ExchangeClient:
 
     async def fetch_trades(self, symbol: str) -> list[Any]:
         """The last 100 public trades as served (raw: ccxt's parser would stop at a corrupt record)."""
+        _check_contract_id(symbol)
         what = f"GET /api/v1/trade/history {symbol}"
         response = await self._call(what, lambda: self._exchange.futuresPublicGetTradeHistory({"symbol": symbol}))
         return _data_list(response, what)
 
     async def fetch_funding_history(self, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
         """Funding rates settled in [start_ms, end_ms), as served."""
+        _check_contract_id(symbol)
         what = f"GET /api/v1/contract/funding-rates {symbol} from {start_ms} to {end_ms}"
         params = {"symbol": symbol, "from": start_ms, "to": end_ms - 1}
         response = await self._call(what, lambda: self._exchange.futuresPublicGetContractFundingRates(params))
@@ -183,6 +189,7 @@ class ExchangeClient:
     async def fetch_open_interest(self, symbol: str, start_ms: int, end_ms: int, interval_ms: int, interval: str) -> list[Any]:
         """Open-interest points in [start_ms, end_ms) of the unified API (ccxt's implicit method),
         in pages of at most _OPEN_INTEREST_PAGE points (the endpoint caps a page)."""
+        _check_contract_id(symbol)
         points: list[Any] = []
         for page_start in range(start_ms, end_ms, interval_ms * _OPEN_INTEREST_PAGE):
             page_end = min(end_ms, page_start + interval_ms * _OPEN_INTEREST_PAGE)
@@ -219,6 +226,14 @@ class ExchangeClient:
                         transient=False,
                     ) from error
             await asyncio.sleep(wait)
+
+
+def _check_contract_id(symbol: str) -> None:
+    """Refuse, before any request, an id that is not a contract id: ccxt writes the query string
+    of an implicit call unencoded, so such an id would reach the URL as it is (a '&' adds a
+    parameter, '%27' is decoded by the server, a non-ASCII one is a malformed request)."""
+    if re.fullmatch(SYMBOL_PATTERN, symbol) is None:
+        raise ExchangeRequestError(f"{symbol!r:.80} is not a KuCoin contract id (pattern {SYMBOL_PATTERN}): not sent", transient=False)
 
 
 def _wait_seconds(error: Exception, attempt: int, backoff: float) -> float:

@@ -79,13 +79,16 @@ def test_hostile_contract_ids_are_quarantined_with_their_rule_verbatim(ingested:
 def test_hostile_ids_asked_of_the_exchange_fail_alone_and_are_recorded_verbatim(ingested: tuple[str, Any]) -> None:
     url, _ = ingested
     with psycopg.connect(url) as conn:
-        outcomes = dict(conn.execute(
-            "select s.symbol, s.status from raw.load_batch_symbols s join raw.load_batches b using (batch_id) where b.asset = 'kucoin_candles_1m'"
-        ).fetchall())
+        ledger = conn.execute(
+            "select s.symbol, s.status, s.error from raw.load_batch_symbols s join raw.load_batches b using (batch_id) where b.asset = 'kucoin_candles_1m'"
+        ).fetchall()
+        outcomes = {symbol: status for symbol, status, _ in ledger}
         candles = conn.execute("select count(distinct symbol), count(*) from raw.candles_1m").fetchone()
     real = next(s for s, status in outcomes.items() if status == "succeeded")
     assert outcomes == {real: "succeeded"} | {s.replace("\x00", "\\u0000"): "failed" for s in HOSTILE_SYMBOLS}
     assert candles == (1, 60)
+    # refused by the client before any request: ccxt would write the id into the URL unencoded
+    assert all("is not a KuCoin contract id" in error for symbol, status, error in ledger if symbol != real)
 
 
 @pytest.fixture(scope="module")
