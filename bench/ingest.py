@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import functools
+import math
 import shlex
 import sys
 import tempfile
@@ -69,6 +70,7 @@ VALIDATION = ((candles, "validate_candles"), (candles, "unserved_minutes"))
 CHECKSUM = (per_symbol, "checksum_of")
 LEDGER = ((runner, "open_batch"), (per_symbol, "loaded_in_run"))
 LOADER = (runner, "_write")
+OTHER = "other (concat, event loop outside requests)"
 LOADER_STEPS = {
     "partitions": (loader, "_ensure_partitions"),
     "rows in load order": (loader, "_in_load_order"),
@@ -126,8 +128,9 @@ class Cost:
 
 class StepClock:
     """Wall and CPU seconds per step, accumulated over every call of the wrapped functions. CPU is
-    the calling thread's (time.thread_time): a synchronous step runs in one thread, and the fetch
-    (asyncio) runs in the main thread while nothing else of the ingest does."""
+    the calling thread's (time.thread_time): a synchronous step runs in one thread, the fetch
+    (asyncio) in the main thread, a chunk's validation, checksum and write in a worker thread
+    while the next chunk is fetched; so the steps' wall seconds overlap, their CPU seconds do not."""
 
     def __init__(self) -> None:
         self.costs: dict[str, Cost] = defaultdict(Cost)
@@ -240,8 +243,8 @@ class Result(report.Measurement):
             ("loader: symbols and gaps ledger, commit, connect", loader_rest),
         ]
         counted = sum((c for _, c in rows), Cost())
-        rows.append(("other (concat, event loop outside requests)", Cost(self.ingest.wall_seconds - counted.wall_seconds,
-                                                                          self.ingest.process_cpu_seconds - counted.cpu_seconds)))
+        # the steps overlap in time (a chunk is written while the next is fetched): "other" has CPU seconds only
+        rows.append((OTHER, Cost(math.nan, self.ingest.process_cpu_seconds - counted.cpu_seconds)))
         return rows
 
     def ratios(self) -> dict[str, float]:
@@ -328,7 +331,8 @@ _RATE_TEXT = ("measured",)
 def step_table(result: Result) -> list[tuple[str, ...]]:
     cpu = result.ingest.process_cpu_seconds
     return [
-        (name, f"{c.wall_seconds:.2f}", f"{c.cpu_seconds:.2f}", f"{c.calls:,}" if c.calls else "", f"{c.cpu_seconds / cpu:.0%}")
+        (name, "" if math.isnan(c.wall_seconds) else f"{c.wall_seconds:.2f}", f"{c.cpu_seconds:.2f}", f"{c.calls:,}" if c.calls else "",
+         f"{c.cpu_seconds / cpu:.0%}")
         for name, c in result.step_rows()
     ]
 
@@ -359,6 +363,9 @@ def markdown(result: Result) -> str:
         "",
         *report.markdown_table(RATE_COLUMNS, rate_table(result), _RATE_TEXT),
         "",
+        "A chunk's validation, checksum and write run in a worker thread while the next chunk is fetched: the steps' wall "
+        "seconds overlap and add up to more than the ingest's; their CPU seconds (each step's own thread) do not.",
+        "",
         *report.markdown_table(STEP_COLUMNS, step_table(result), _STEP_TEXT),
     ]
     return "\n".join(lines)
@@ -367,7 +374,9 @@ def markdown(result: Result) -> str:
 def to_json(result: Result) -> dict[str, Any]:
     data = asdict(result)
     data["ratios"] = result.ratios()
-    data["step_rows"] = {name: asdict(cost) for name, cost in result.step_rows()}
+    # null where a step has no wall seconds of its own (JSON has no NaN)
+    data["step_rows"] = {name: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(cost).items()}
+                         for name, cost in result.step_rows()}
     return data
 
 

@@ -20,7 +20,7 @@ import psycopg
 from models.rejections import Rejection
 from models.tables import RawTable
 from orchestration.ingestion.batches import BatchSpec
-from orchestration.ingestion.runner import BatchResult, Fetched, SymbolSpan, checksum_of, run_batch
+from orchestration.ingestion.runner import ArrivedBatch, BatchResult, Fetched, SymbolSpan, checksum_of, fetch_batch
 from orchestration.ingestion.universe import Instrument
 from orchestration.ingestion.windows import HOUR, hour_chunks, listed_span, partition_key
 from orchestration.resources.exchange import ExchangeClient, ExchangeRequestError, KucoinFuturesResource
@@ -87,30 +87,55 @@ async def load_per_symbol(
 ) -> BatchResult:
     """One batch over many symbols: the symbols that arrived whole are loaded, the others are
     recorded as failed with their error; all in one transaction with the batch's ledger row."""
+    batch = await fetch_per_symbol(url, spec, table, exchange, instruments, fetch, validate, span)
+    return await asyncio.to_thread(batch.write)
+
+
+async def fetch_per_symbol(
+    url: str,
+    spec: BatchSpec,
+    table: RawTable,
+    exchange: KucoinFuturesResource,
+    instruments: Sequence[Instrument],
+    fetch: Callable[[ExchangeClient, Instrument], Awaitable[Any]],
+    validate: Callable[[Instrument, Any], SymbolLoad],
+    span: Callable[[Instrument], tuple[datetime | None, datetime | None]],
+) -> ArrivedBatch:
+    """The requests of :func:`load_per_symbol`'s batch; validating and writing are left to the batch."""
     by_symbol = {i.symbol: i for i in instruments}
 
-    async def fetch_all(client: ExchangeClient) -> Fetched:
+    async def fetch_all(client: ExchangeClient) -> Callable[[], Fetched]:
         fetched = await fetch_each(by_symbol, lambda symbol: fetch(client, by_symbol[symbol]))
-        frames: list[pd.DataFrame] = []
-        rejections: list[Rejection] = []
-        spans: list[SymbolSpan] = []
-        gaps: list[tuple[str, datetime]] = []
-        for symbol, instrument in sorted(by_symbol.items()):
-            start, end = span(instrument)
-            if symbol in fetched.failures:
-                error = fetched.failures[symbol]
-                spans.append(SymbolSpan(symbol, start, end, 0, str(error), error.transient))
-                continue
-            load = validate(instrument, fetched.results[symbol])
-            frames.append(load.accepted)
-            rejections.extend(load.rejections)
-            gaps.extend((symbol, missing) for missing in load.gaps)
-            spans.append(SymbolSpan(symbol, start, end, load.rows_fetched))
-        accepted = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else _empty(table)
-        received = sorted((s, fetched.results[s]) for s in fetched.results)
-        return Fetched(accepted, rejections, checksum_of(received), spans, gaps)
+        return lambda: _assemble(table, by_symbol, fetched, validate, span)
 
-    return await run_batch(url, spec, table, exchange, fetch_all)
+    return await fetch_batch(url, spec, table, exchange, fetch_all)
+
+
+def _assemble(
+    table: RawTable,
+    by_symbol: dict[str, Instrument],
+    fetched: PerSymbol[Any],
+    validate: Callable[[Instrument, Any], SymbolLoad],
+    span: Callable[[Instrument], tuple[datetime | None, datetime | None]],
+) -> Fetched:
+    frames: list[pd.DataFrame] = []
+    rejections: list[Rejection] = []
+    spans: list[SymbolSpan] = []
+    gaps: list[tuple[str, datetime]] = []
+    for symbol, instrument in sorted(by_symbol.items()):
+        start, end = span(instrument)
+        if symbol in fetched.failures:
+            error = fetched.failures[symbol]
+            spans.append(SymbolSpan(symbol, start, end, 0, str(error), error.transient))
+            continue
+        load = validate(instrument, fetched.results[symbol])
+        frames.append(load.accepted)
+        rejections.extend(load.rejections)
+        gaps.extend((symbol, missing) for missing in load.gaps)
+        spans.append(SymbolSpan(symbol, start, end, load.rows_fetched))
+    accepted = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else _empty(table)
+    received = sorted((s, fetched.results[s]) for s in fetched.results)
+    return Fetched(accepted, rejections, checksum_of(received), spans, gaps)
 
 
 def _empty(table: RawTable) -> pd.DataFrame:
@@ -159,29 +184,46 @@ async def load_windows(
     """A time-series load: [start, end) in chunks of whole hours, one batch per chunk over the
     symbols that traded in it and that no earlier attempt of this run loaded. Each symbol is asked
     for the part of the chunk it traded (``whole_chunk``: the whole chunk, e.g. a day of funding)."""
-    results = []
-    for chunk_start, chunk_end in hour_chunks(start, end, chunk_hours):
-        done = loaded_in_run(url, asset, run_id, chunk_start, chunk_end)
-        todo = [i for i in instruments if i.symbol not in done and listed_span(i, chunk_start, chunk_end) is not None]
-        if not todo:
-            continue
+    results: list[BatchResult] = []
+    # A chunk is validated and written in a worker thread while the next one is fetched: the
+    # exchange's answers and PostgreSQL's COPY are waited for at the same time, not in turn.
+    writing: asyncio.Future[BatchResult] | None = None
+    try:
+        for chunk_start, chunk_end in hour_chunks(start, end, chunk_hours):
+            done = loaded_in_run(url, asset, run_id, chunk_start, chunk_end)
+            todo = [i for i in instruments if i.symbol not in done and listed_span(i, chunk_start, chunk_end) is not None]
+            if not todo:
+                continue
 
-        def span(i: Instrument, s: datetime = chunk_start, e: datetime = chunk_end) -> tuple[datetime, datetime]:
-            found = (s, e) if whole_chunk else listed_span(i, s, e)
-            assert found is not None  # todo holds only symbols that traded in the chunk
-            return found
+            def span(i: Instrument, s: datetime = chunk_start, e: datetime = chunk_end) -> tuple[datetime, datetime]:
+                found = (s, e) if whole_chunk else listed_span(i, s, e)
+                assert found is not None  # todo holds only symbols that traded in the chunk
+                return found
 
-        spec = BatchSpec(
-            asset=asset, source=exchange.source, run_id=run_id,
-            partition_key=f"{partition_key(chunk_start)}...{partition_key(chunk_end - HOUR)}",
-            window_start=chunk_start, window_end=chunk_end,
-        )
-        results.append(
-            await load_per_symbol(
+            spec = BatchSpec(
+                asset=asset, source=exchange.source, run_id=run_id,
+                partition_key=f"{partition_key(chunk_start)}...{partition_key(chunk_end - HOUR)}",
+                window_start=chunk_start, window_end=chunk_end,
+            )
+            batch = await fetch_per_symbol(
                 url, spec, table, exchange, todo,
-                lambda client, i: fetch(client, i, *span(i)),
-                lambda i, payload: validate(i, payload, *span(i)),
+                lambda client, i, span=span: fetch(client, i, *span(i)),
+                lambda i, payload, span=span: validate(i, payload, *span(i)),
                 span,
             )
-        )
+            if writing is not None:
+                try:
+                    results.append(await writing)
+                except BaseException as error:
+                    reason = f"not written: the load stopped at an earlier chunk ({type(error).__name__}: {error})"
+                    await asyncio.to_thread(batch.abandon, reason)
+                    raise
+            writing = asyncio.ensure_future(asyncio.to_thread(batch.write))
+        if writing is not None:
+            results.append(await writing)
+    finally:
+        if writing is not None:
+            # a later chunk failed while this one was being written: its write ends (committed, or
+            # failed and recorded so) before that error goes up
+            await asyncio.gather(writing, return_exceptions=True)
     return results

@@ -58,6 +58,50 @@ def checksum_of(records: object) -> str:
     return hashlib.md5(to_json(records).encode(), usedforsecurity=False).hexdigest()
 
 
+@dataclass(frozen=True)
+class ArrivedBatch:
+    """A batch whose requests are done. What is left (validating what arrived, its checksum, the
+    write) needs no exchange, so a time-series load runs it in a worker thread while the next
+    chunk is fetched."""
+
+    url: str
+    table: RawTable
+    batch_id: int
+    request_count: int
+    assemble: Callable[[], Fetched]
+
+    def write(self) -> BatchResult:
+        try:
+            fetched = self.assemble()
+            counts = _write(self.url, self.table, self.batch_id, fetched, self.request_count)
+        except BaseException as error:
+            self.abandon(f"{type(error).__name__}: {error}")
+            raise
+        return BatchResult(self.batch_id, counts, self.request_count, fetched.checksum, [s for s in fetched.spans if s.error])
+
+    def abandon(self, reason: str) -> None:
+        """Record the batch as failed without writing it (nothing of it is stored)."""
+        fail_batch(self.url, self.batch_id, reason, self.request_count)
+
+
+async def fetch_batch(
+    url: str,
+    spec: BatchSpec,
+    table: RawTable,
+    exchange: KucoinFuturesResource,
+    fetch: Callable[[ExchangeClient], Awaitable[Callable[[], Fetched]]],
+) -> ArrivedBatch:
+    """Open the batch and make its requests; ``fetch`` returns how to assemble what arrived."""
+    batch_id = await asyncio.to_thread(open_batch, url, spec)
+    async with exchange.client() as client:
+        try:
+            assemble = await fetch(client)
+        except BaseException as error:
+            await asyncio.to_thread(fail_batch, url, batch_id, f"{type(error).__name__}: {error}", client.request_count)
+            raise
+    return ArrivedBatch(url, table, batch_id, client.request_count, assemble)
+
+
 async def run_batch(
     url: str,
     spec: BatchSpec,
@@ -65,15 +109,14 @@ async def run_batch(
     exchange: KucoinFuturesResource,
     fetch: Callable[[ExchangeClient], Awaitable[Fetched]],
 ) -> BatchResult:
-    batch_id = await asyncio.to_thread(open_batch, url, spec)
-    async with exchange.client() as client:
-        try:
-            fetched = await fetch(client)
-            counts = await asyncio.to_thread(_write, url, table, batch_id, fetched, client.request_count)
-        except BaseException as error:
-            await asyncio.to_thread(fail_batch, url, batch_id, f"{type(error).__name__}: {error}", client.request_count)
-            raise
-    return BatchResult(batch_id, counts, client.request_count, fetched.checksum, [s for s in fetched.spans if s.error])
+    """One batch from request to commit (a snapshot: nothing to overlap it with)."""
+
+    async def fetched(client: ExchangeClient) -> Callable[[], Fetched]:
+        result = await fetch(client)
+        return lambda: result
+
+    batch = await fetch_batch(url, spec, table, exchange, fetched)
+    return await asyncio.to_thread(batch.write)
 
 
 def _write(url: str, table: RawTable, batch_id: int, fetched: Fetched, request_count: int) -> LoadCounts:
