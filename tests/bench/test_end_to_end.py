@@ -79,6 +79,10 @@ def test_every_stage_is_timed_and_did_its_work(result: Result, pg_cluster: Embed
     )
     assert bars == [(result.talib.bars, result.talib.symbols)] == [(CONFIG.symbols * 24 * CONFIG.days, CONFIG.symbols)]
     assert result.indicator_model_seconds > 0 and len(result.talib.functions) == 17
+    written = fetch(pg_cluster, result, "select count(*), count(distinct (symbol, bucket_start)), count(v0) from bench_talib.indicators_1h")
+    assert written == [(result.talib.bars, result.talib.bars, result.talib.bars)] and result.talib.outputs == 22  # every bar, all outputs
+    [(column_count,)] = fetch(pg_cluster, result, "select count(*) from information_schema.columns where table_schema = 'bench_talib'")
+    assert column_count == 2 + result.talib.outputs
     assert [h.days for h in result.histories] == list(CONFIG.compare_days)
     assert all(len(h.increments) == CONFIG.increments for h in result.histories)
     assert all(math.isfinite(v) and v > 0 for v in result.ratios().values())
