@@ -8,10 +8,10 @@ the same hours loads nothing new. Minutes the exchange did not serve are recorde
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from models.candles import CandleValidation, validate_candles
 from models.tables import CANDLES_1M
@@ -40,8 +40,22 @@ async def ingest_candles(
 
 def unserved_minutes(start: datetime, end: datetime, validation: CandleValidation) -> list[datetime]:
     """Minutes of [start, end) with neither an accepted candle nor a refused one: the exchange's gaps."""
-    minutes = pd.date_range(start, end, freq="1min", inclusive="left")
-    refused = pd.DatetimeIndex([r.key_time for r in validation.rejections if r.key_time is not None], tz=UTC)
-    # one vectorised membership test over the window (datetime64 values compare exactly, to the nanosecond)
-    served = pd.DatetimeIndex(validation.accepted["open_time"]).append(refused)
-    return list(minutes[~minutes.isin(served)].to_pydatetime())
+    # in whole microseconds (a datetime's precision) from start: a time serves the minute it
+    # equals exactly; a refused candle a fraction of a millisecond off its minute serves none
+    origin = _microseconds(start)
+    count = -(-(_microseconds(end) - origin) // _MINUTE_US)
+    accepted = validation.accepted["open_time"].array.as_unit("us").asi8 - origin
+    refused = [_microseconds(r.key_time) - origin for r in validation.rejections if r.key_time is not None]
+    offsets = np.concatenate([accepted, np.asarray(refused, dtype=np.int64)])
+    on_minute = offsets[(offsets >= 0) & (offsets < count * _MINUTE_US) & (offsets % _MINUTE_US == 0)]
+    unserved = np.ones(count, dtype=bool)
+    unserved[on_minute // _MINUTE_US] = False
+    return [start + timedelta(minutes=int(m)) for m in np.flatnonzero(unserved)]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE_US = 60_000_000
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)

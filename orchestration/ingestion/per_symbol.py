@@ -20,6 +20,7 @@ import psycopg
 from models.rejections import Rejection
 from models.tables import RawTable
 from orchestration.ingestion.batches import BatchSpec
+from orchestration.ingestion.gc_pause import collector_paused
 from orchestration.ingestion.runner import ArrivedBatch, BatchResult, Fetched, SymbolSpan, checksum_of, fetch_batch
 from orchestration.ingestion.universe import Instrument
 from orchestration.ingestion.windows import HOUR, hour_chunks, listed_span, partition_key
@@ -188,42 +189,43 @@ async def load_windows(
     # A chunk is validated and written in a worker thread while the next one is fetched: the
     # exchange's answers and PostgreSQL's COPY are waited for at the same time, not in turn.
     writing: asyncio.Future[BatchResult] | None = None
-    try:
-        for chunk_start, chunk_end in hour_chunks(start, end, chunk_hours):
-            done = loaded_in_run(url, asset, run_id, chunk_start, chunk_end)
-            todo = [i for i in instruments if i.symbol not in done and listed_span(i, chunk_start, chunk_end) is not None]
-            if not todo:
-                continue
+    with collector_paused():
+        try:
+            for chunk_start, chunk_end in hour_chunks(start, end, chunk_hours):
+                done = loaded_in_run(url, asset, run_id, chunk_start, chunk_end)
+                todo = [i for i in instruments if i.symbol not in done and listed_span(i, chunk_start, chunk_end) is not None]
+                if not todo:
+                    continue
 
-            def span(i: Instrument, s: datetime = chunk_start, e: datetime = chunk_end) -> tuple[datetime, datetime]:
-                found = (s, e) if whole_chunk else listed_span(i, s, e)
-                assert found is not None  # todo holds only symbols that traded in the chunk
-                return found
+                def span(i: Instrument, s: datetime = chunk_start, e: datetime = chunk_end) -> tuple[datetime, datetime]:
+                    found = (s, e) if whole_chunk else listed_span(i, s, e)
+                    assert found is not None  # todo holds only symbols that traded in the chunk
+                    return found
 
-            spec = BatchSpec(
-                asset=asset, source=exchange.source, run_id=run_id,
-                partition_key=f"{partition_key(chunk_start)}...{partition_key(chunk_end - HOUR)}",
-                window_start=chunk_start, window_end=chunk_end,
-            )
-            batch = await fetch_per_symbol(
-                url, spec, table, exchange, todo,
-                lambda client, i, span=span: fetch(client, i, *span(i)),
-                lambda i, payload, span=span: validate(i, payload, *span(i)),
-                span,
-            )
+                spec = BatchSpec(
+                    asset=asset, source=exchange.source, run_id=run_id,
+                    partition_key=f"{partition_key(chunk_start)}...{partition_key(chunk_end - HOUR)}",
+                    window_start=chunk_start, window_end=chunk_end,
+                )
+                batch = await fetch_per_symbol(
+                    url, spec, table, exchange, todo,
+                    lambda client, i, span=span: fetch(client, i, *span(i)),
+                    lambda i, payload, span=span: validate(i, payload, *span(i)),
+                    span,
+                )
+                if writing is not None:
+                    try:
+                        results.append(await writing)
+                    except BaseException as error:
+                        reason = f"not written: the load stopped at an earlier chunk ({type(error).__name__}: {error})"
+                        await asyncio.to_thread(batch.abandon, reason)
+                        raise
+                writing = asyncio.ensure_future(asyncio.to_thread(batch.write))
             if writing is not None:
-                try:
-                    results.append(await writing)
-                except BaseException as error:
-                    reason = f"not written: the load stopped at an earlier chunk ({type(error).__name__}: {error})"
-                    await asyncio.to_thread(batch.abandon, reason)
-                    raise
-            writing = asyncio.ensure_future(asyncio.to_thread(batch.write))
-        if writing is not None:
-            results.append(await writing)
-    finally:
-        if writing is not None:
-            # a later chunk failed while this one was being written: its write ends (committed, or
-            # failed and recorded so) before that error goes up
-            await asyncio.gather(writing, return_exceptions=True)
+                results.append(await writing)
+        finally:
+            if writing is not None:
+                # a later chunk failed while this one was being written: its write ends (committed, or
+                # failed and recorded so) before that error goes up
+                await asyncio.gather(writing, return_exceptions=True)
     return results

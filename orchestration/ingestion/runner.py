@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 import pandas as pd
 import psycopg
 
@@ -54,8 +55,23 @@ class BatchResult:
 
 
 def checksum_of(records: object) -> str:
-    """md5 of the canonical JSON of what was fetched: equal checksums mean identical source data."""
-    return hashlib.md5(to_json(records).encode(), usedforsecurity=False).hexdigest()
+    """md5 of the canonical JSON of what was fetched (keys sorted): equal checksums mean identical
+    source data. Decoded JSON (lists, string-keyed objects, strings, numbers) is encoded by orjson
+    in one pass, a tenth of the stdlib encoder's CPU on candle pages (1,200 floats each); what
+    orjson refuses or would write as null (a NaN as well as a None) goes through to_json, which
+    tells every value apart."""
+    text: bytes | None
+    try:
+        text = orjson.dumps(records, option=_PLAIN_JSON)
+    except TypeError:  # an object, a non-text key or an integer beyond 64 bits
+        text = None
+    if text is None or b"null" in text:
+        text = to_json(records).encode()
+    return hashlib.md5(text, usedforsecurity=False).hexdigest()
+
+
+# sorted keys; datetimes, dataclasses and subclasses of the JSON types refused (to_json's repr)
+_PLAIN_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 @dataclass(frozen=True)

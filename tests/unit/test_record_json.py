@@ -1,5 +1,5 @@
 """models.rejections.to_json: its one-pass encoding is the general path's text, exactly, for every
-kind of value the general path converts (checksums of fetched data are compared across batches)."""
+kind of value the general path converts (a rejected record reads the same whichever path encoded it)."""
 
 from __future__ import annotations
 
