@@ -161,10 +161,10 @@ def contract_object(c: Contract, stats: DayStats, now_ms: int) -> dict[str, Any]
 
 def kline_rows(bars: Bars) -> list[list[float | int]]:
     """/api/v1/kline/query rows: [open time ms, open, high, low, close, volume in lots]."""
-    return [
-        [int(t), float(o), float(h), float(lo), float(c), int(v)]
-        for t, o, h, lo, c, v in zip(bars.open_ms, bars.open, bars.high, bars.low, bars.close, bars.volume, strict=True)
-    ]
+    # numpy converts each column to Python numbers at once (iterating an array makes a numpy
+    # scalar per element); int64 truncates toward zero as int() does
+    columns = (bars.open_ms.astype(np.int64), bars.open, bars.high, bars.low, bars.close, bars.volume.astype(np.int64))
+    return [list(row) for row in zip(*(c.tolist() for c in columns), strict=True)]
 
 
 def currency_object(code: str) -> dict[str, Any]:
