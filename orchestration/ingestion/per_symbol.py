@@ -9,6 +9,7 @@ what this run has not loaded yet.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -186,9 +187,12 @@ async def load_windows(
     symbols that traded in it and that no earlier attempt of this run loaded. Each symbol is asked
     for the part of the chunk it traded (``whole_chunk``: the whole chunk, e.g. a day of funding)."""
     results: list[BatchResult] = []
-    # A chunk is validated and written in a worker thread while the next one is fetched: the
-    # exchange's answers and PostgreSQL's COPY are waited for at the same time, not in turn.
-    writing: asyncio.Future[BatchResult] | None = None
+    # Chunks in flight, oldest first. A chunk is validated and checksummed in a worker thread as
+    # soon as it has arrived, and written in another once the chunk before it is written, while
+    # the event loop fetches the next: the exchange's answers, the validation and PostgreSQL's
+    # COPY proceed at the same time. A chunk is fetched once the write two chunks back is done,
+    # so at most three chunks are held.
+    in_flight: deque[asyncio.Future[BatchResult]] = deque()
     with collector_paused():
         try:
             for chunk_start, chunk_end in hour_chunks(start, end, chunk_hours):
@@ -213,19 +217,30 @@ async def load_windows(
                     lambda i, payload, span=span: validate(i, payload, *span(i)),
                     span,
                 )
-                if writing is not None:
-                    try:
-                        results.append(await writing)
-                    except BaseException as error:
-                        reason = f"not written: the load stopped at an earlier chunk ({type(error).__name__}: {error})"
-                        await asyncio.to_thread(batch.abandon, reason)
-                        raise
-                writing = asyncio.ensure_future(asyncio.to_thread(batch.write))
-            if writing is not None:
-                results.append(await writing)
+                assembled = asyncio.ensure_future(asyncio.to_thread(batch.assembled))
+                in_flight.append(asyncio.ensure_future(_written_after(in_flight[-1] if in_flight else None, batch, assembled)))
+                if len(in_flight) == _CHUNKS_HELD:
+                    results.append(await in_flight.popleft())
+            while in_flight:
+                results.append(await in_flight.popleft())
         finally:
-            if writing is not None:
-                # a later chunk failed while this one was being written: its write ends (committed, or
-                # failed and recorded so) before that error goes up
-                await asyncio.gather(writing, return_exceptions=True)
+            # on an error (a chunk's fetch, validation or write) the chunks in flight end before it
+            # goes up: written when the chunks before them were, else recorded as failed
+            await asyncio.gather(*in_flight, return_exceptions=True)
     return results
+
+
+_CHUNKS_HELD = 3  # at once: one being written, one validated, one fetched
+
+
+async def _written_after(earlier: asyncio.Future[BatchResult] | None, batch: ArrivedBatch, assembled: asyncio.Future[Fetched]) -> BatchResult:
+    """Write ``batch`` once the chunk before it is written; when that failed, this one is not."""
+    try:
+        if earlier is not None:
+            await earlier
+    except BaseException as error:
+        await asyncio.gather(assembled, return_exceptions=True)
+        if not assembled.cancelled() and assembled.exception() is None:  # a failed assembly recorded itself
+            await asyncio.to_thread(batch.abandon, f"not written: the load stopped at an earlier chunk ({type(error).__name__}: {error})")
+        raise
+    return await asyncio.to_thread(batch.write, await assembled)

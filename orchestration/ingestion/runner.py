@@ -77,7 +77,7 @@ _PLAIN_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OP
 @dataclass(frozen=True)
 class ArrivedBatch:
     """A batch whose requests are done. What is left (validating what arrived, its checksum, the
-    write) needs no exchange, so a time-series load runs it in a worker thread while the next
+    write) needs no exchange, so a time-series load runs it in worker threads while the next
     chunk is fetched."""
 
     url: str
@@ -86,9 +86,20 @@ class ArrivedBatch:
     request_count: int
     assemble: Callable[[], Fetched]
 
-    def write(self) -> BatchResult:
+    def assembled(self) -> Fetched:
+        """What arrived, validated and checksummed; on an error the batch is recorded as failed."""
         try:
-            fetched = self.assemble()
+            return self.assemble()
+        except BaseException as error:
+            self.abandon(f"{type(error).__name__}: {error}")
+            raise
+
+    def write(self, fetched: Fetched | None = None) -> BatchResult:
+        """Data and ledger in one transaction (``fetched``: the batch already assembled); on an
+        error the batch is recorded as failed and nothing of it is stored."""
+        if fetched is None:
+            fetched = self.assembled()
+        try:
             counts = _write(self.url, self.table, self.batch_id, fetched, self.request_count)
         except BaseException as error:
             self.abandon(f"{type(error).__name__}: {error}")

@@ -1,6 +1,7 @@
-"""A time-series load writes each chunk while it fetches the next (orchestration.ingestion.per_symbol
-load_windows): a chunk whose write fails stops the load, the chunk fetched meanwhile is recorded as
-failed without a row stored, the chunks before stay committed, and a re-run loads exactly the rest.
+"""A time-series load validates and writes chunks while it fetches the next (orchestration.ingestion
+.per_symbol load_windows): a chunk whose write fails stops the load, the chunks fetched meanwhile are
+recorded as failed without a row stored, the chunks before stay committed, and a re-run loads
+exactly the rest.
 Real ccxt against the simulator, real PostgreSQL; the write is made to fail by PostgreSQL itself."""
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def stored(url: str) -> list[tuple[datetime, int]]:
         ).fetchall()
 
 
-def test_a_chunk_whose_write_fails_stops_the_load_and_the_next_one_is_not_written(
+def test_a_chunk_whose_write_fails_stops_the_load_and_the_later_ones_are_not_written(
     pg_cluster: EmbeddedPostgres, exchange: KucoinFuturesResource,
 ) -> None:
     url = create_database(pg_cluster)
@@ -75,10 +76,14 @@ def test_a_chunk_whose_write_fails_stops_the_load_and_the_next_one_is_not_writte
         asyncio.run(ingest_candles(url, exchange, INSTRUMENTS, START, END, "first-run", chunk_hours=1))
 
     ledger = batches(url)
-    # the third hour was fetched while the second was written; the fourth was never asked for
-    assert [(w, s, n) for w, s, n, _ in ledger] == [(HOURS[0], "succeeded", 120), (HOURS[1], "failed", 0), (HOURS[2], "failed", 0)]
+    # the third hour was fetched and validated while the second was written, the fourth fetched
+    # once the first was written (three chunks in flight); neither is written
+    assert [(w, s, n) for w, s, n, _ in ledger] == [
+        (HOURS[0], "succeeded", 120), (HOURS[1], "failed", 0), (HOURS[2], "failed", 0), (HOURS[3], "failed", 0),
+    ]
     assert "refused by the test" in ledger[1][3]
-    assert ledger[2][3].startswith("not written: the load stopped at an earlier chunk (RaiseException: refused by the test")
+    for later in ledger[2:]:
+        assert later[3].startswith("not written: the load stopped at an earlier chunk (RaiseException: refused by the test")
     assert stored(url) == [(HOURS[0], 120)]
 
     with psycopg.connect(owner, autocommit=True) as conn:
