@@ -12,23 +12,24 @@ of the rows' key prefixes in their time range (a re-run of a stored window, or a
 partly stored one, goes to the staged path without a refused COPY in the server's log). It still
 runs under a savepoint: a key the probe cannot see (a concurrent load, a key without the time
 column stored at another time) fails it on the primary key, rolls it back and takes the staged
-path, which sorts the rows out: the outcome and the counts are the staged path's either way. Columns whose types map one to one
-(float8, int8, text, timestamptz) are COPYed in binary: no text formatting or parsing.
+path, which sorts the rows out: the outcome and the counts are the staged path's either way.
+Columns whose types map one to one (float8, int8, text, timestamptz) are COPYed in binary, built
+by numpy (orchestration.ingestion.binary_copy): no text formatting or parsing, no Python object
+per value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
 from models.rejections import Rejection, storable, to_json
 from models.tables import RawTable
+from orchestration.ingestion import binary_copy
 from orchestration.ingestion.batches import LoadCounts
 
 _STAGE = "zmart_stage"
@@ -132,34 +133,13 @@ def _stage(conn: psycopg.Connection, table: RawTable, frame: pd.DataFrame, types
 def _copy(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataFrame, types: Sequence[str]) -> None:
     """COPY ``frame`` into ``target``: binary when every column maps to its type one to one, else CSV."""
     columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    binary = [_binary_values(frame[c], t) for c, t in zip(frame.columns, types, strict=True)]
-    if all(values is not None for values in binary):
+    encoded = binary_copy.encode(frame, types)
+    if encoded is not None:
         with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(target, columns)) as copy:
-            copy.set_types(list(types))
-            for row in zip(*binary, strict=True):
-                copy.write_row(row)
+            copy.write(encoded)
         return
     with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(target, columns)) as copy:
         copy.write(frame.to_csv(index=False, header=False))
-
-
-def _binary_values(column: pd.Series, pg_type: str) -> list[Any] | None:
-    """The column as the Python values psycopg's binary dumper of ``pg_type`` writes, missing ones
-    as None (NULL, as the CSV path writes them); None when the column does not map one to one."""
-    dtype = column.dtype
-    if pg_type == "float8" and dtype == np.float64:
-        values = column.to_numpy()
-        return [None if v != v else v for v in values.tolist()] if np.isnan(values).any() else values.tolist()
-    if pg_type == "int8" and dtype == np.int64:
-        return column.tolist()
-    if pg_type == "text" and isinstance(dtype, pd.StringDtype):
-        # an empty text is an empty CSV field, which COPY reads as NULL: kept so in binary
-        return column.astype(object).where(column.notna() & (column != ""), None).tolist()
-    # sub-microsecond parts: CSV lets PostgreSQL round them, a datetime would truncate them
-    if pg_type == "timestamptz" and isinstance(dtype, pd.DatetimeTZDtype) and not column.dt.nanosecond.any():
-        moments = pd.DatetimeIndex(column).to_pydatetime()
-        return np.where(column.notna().to_numpy(), moments, None).tolist()
-    return None
 
 
 def _insert_new(conn: psycopg.Connection, table: RawTable) -> int:
